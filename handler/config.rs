@@ -1,0 +1,239 @@
+//! Typed settings, read once at start from the environment (and `--port`), validated before
+//! anything listens. [`SETTINGS`] is the single list of every variable the handler reads: the
+//! README's configuration table and the infra drift test are both checked against it.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Port `func start` listens on by default, so local URLs look the same with or without the host.
+pub const DEFAULT_PORT: u16 = 7071;
+
+/// Who is expected to provide a setting in Azure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deploy {
+    /// `infra/` must set it as an app setting of the function app.
+    AppSetting,
+    /// The Functions host sets it for the handler process.
+    Host,
+    /// Has a sensible default; set it only to tune or for local runs.
+    LocalOnly,
+}
+
+/// One environment variable the handler reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+    pub deploy: Deploy,
+}
+
+pub const FUNCTIONS_CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
+pub const PORT: &str = "PORT";
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+pub const RUST_LOG: &str = "RUST_LOG";
+pub const SHUTDOWN_TIMEOUT_SECS: &str = "SHUTDOWN_TIMEOUT_SECS";
+
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: FUNCTIONS_CUSTOMHANDLER_PORT,
+        default: None,
+        description: "Port the Functions host tells the handler to listen on (127.0.0.1). Wins over `--port` and `PORT`.",
+        deploy: Deploy::Host,
+    },
+    Setting {
+        name: PORT,
+        default: Some("7071"),
+        description: "Port for plain `cargo run` when the host does not set one; `--port` wins over it.",
+        deploy: Deploy::LocalOnly,
+    },
+    Setting {
+        name: LOG_FORMAT,
+        default: Some("text"),
+        description: "`text` for humans, `json` for one JSON object per line (what Azure's log pipeline wants).",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: RUST_LOG,
+        default: Some("info"),
+        description: "Log filter in `tracing` syntax, e.g. `handler=debug,info`.",
+        deploy: Deploy::LocalOnly,
+    },
+    Setting {
+        name: SHUTDOWN_TIMEOUT_SECS,
+        default: Some("10"),
+        description: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.",
+        deploy: Deploy::LocalOnly,
+    },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is not a valid TCP port (1-65535)")]
+    InvalidPort { name: &'static str, value: String },
+    #[error("{name}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the process environment; `cli_port` is `--port` if given.
+    pub fn from_env(cli_port: Option<u16>) -> Result<Self, ConfigError> {
+        Self::from_lookup(cli_port, |name| std::env::var(name).ok())
+    }
+
+    /// Same as [`Config::from_env`] with an injectable environment, for tests.
+    pub fn from_lookup(
+        cli_port: Option<u16>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        // The host's port must win: it is the only one the host will call.
+        let port = match (set(FUNCTIONS_CUSTOMHANDLER_PORT), cli_port, set(PORT)) {
+            (Some(value), _, _) => parse_port(FUNCTIONS_CUSTOMHANDLER_PORT, &value)?,
+            (None, Some(port), _) => port,
+            (None, None, Some(value)) => parse_port(PORT, &value)?,
+            (None, None, None) => DEFAULT_PORT,
+        };
+
+        let log_format = match set(LOG_FORMAT).as_deref().map(str::trim) {
+            None => LogFormat::Text,
+            Some(v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
+            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: LOG_FORMAT,
+                    value: v.to_owned(),
+                    expected: "`text` or `json`",
+                })
+            }
+        };
+
+        let shutdown_timeout = match set(SHUTDOWN_TIMEOUT_SECS) {
+            None => Duration::from_secs(10),
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|secs| *secs <= 3600)
+                .map(Duration::from_secs)
+                .ok_or(ConfigError::Invalid {
+                    name: SHUTDOWN_TIMEOUT_SECS,
+                    value,
+                    expected: "whole seconds from 0 to 3600",
+                })?,
+        };
+
+        Ok(Self {
+            port,
+            log_format,
+            log_filter: set(RUST_LOG).unwrap_or_else(|| "info".to_owned()),
+            shutdown_timeout,
+        })
+    }
+}
+
+fn parse_port(name: &'static str, value: &str) -> Result<u16, ConfigError> {
+    value
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|port| *port != 0)
+        .ok_or_else(|| ConfigError::InvalidPort {
+            name,
+            value: value.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(cli_port: Option<u16>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(cli_port, |name| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn host_port_wins_over_cli_and_port() {
+        let c = config(
+            Some(9000),
+            &[(FUNCTIONS_CUSTOMHANDLER_PORT, "40123"), (PORT, "8080")],
+        )
+        .unwrap();
+        assert_eq!(c.port, 40123);
+    }
+
+    #[test]
+    fn cli_port_wins_over_port_variable() {
+        assert_eq!(config(Some(9000), &[(PORT, "8080")]).unwrap().port, 9000);
+        assert_eq!(config(None, &[(PORT, "8080")]).unwrap().port, 8080);
+    }
+
+    #[test]
+    fn defaults_match_func_start() {
+        let c = config(None, &[]).unwrap();
+        assert_eq!(c.port, 7071);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.log_filter, "info");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(None, &[(FUNCTIONS_CUSTOMHANDLER_PORT, "http")]).unwrap_err();
+        assert!(
+            err.to_string().contains(FUNCTIONS_CUSTOMHANDLER_PORT),
+            "{err}"
+        );
+        assert!(config(None, &[(PORT, "0")]).is_err());
+        assert!(config(None, &[(PORT, "70000")]).is_err());
+        let err = config(None, &[(LOG_FORMAT, "yaml")]).unwrap_err();
+        assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
+        assert!(config(None, &[(SHUTDOWN_TIMEOUT_SECS, "-1")]).is_err());
+    }
+
+    #[test]
+    fn json_logs_are_case_insensitive() {
+        let c = config(None, &[(LOG_FORMAT, "JSON")]).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn every_setting_read_here_is_documented() {
+        for name in [
+            FUNCTIONS_CUSTOMHANDLER_PORT,
+            PORT,
+            LOG_FORMAT,
+            RUST_LOG,
+            SHUTDOWN_TIMEOUT_SECS,
+        ] {
+            assert!(
+                SETTINGS.iter().any(|s| s.name == name),
+                "{name} is read but missing from SETTINGS"
+            );
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The one mapping from errors to HTTP responses. Every 4xx and 5xx the handler sends, whether a
+//! function returned it or the framework produced it (unknown route, wrong method, body limit,
+//! timeout), leaves as `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use thiserror::Error;
+use utoipa::ToSchema;
+
+use crate::host;
+
+/// An error a request can end in. Functions return these; nothing else builds error bodies.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The client sent a value we cannot accept; the message says which and why.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The body could not be parsed in the content type it claims.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// A JSON invocation payload from the host that does not have the documented shape.
+    #[error("{0}")]
+    InvalidInvocation(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    /// Anything a status code alone describes (405, 414, 504, ...), mostly from the framework.
+    #[error("{message}")]
+    Status { status: StatusCode, message: String },
+    /// A bug or an unavailable dependency. The client sees only a generic message; the cause is logged.
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The JSON error body, as documented in the OpenAPI document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code, e.g. `invalid_input`.
+    pub code: &'static str,
+    /// What went wrong, for a human.
+    pub message: String,
+}
+
+impl AppError {
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidInput(_) | Self::MalformedBody(_) | Self::InvalidInvocation(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Status { status, .. } => *status,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(_) => "invalid_input",
+            Self::MalformedBody(_) => "malformed_body",
+            Self::InvalidInvocation(_) => "invalid_invocation",
+            Self::NotFound(_) => "not_found",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Status { status, .. } => code_for_status(*status),
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// An error the framework expressed only as a status (and perhaps a plain-text reason).
+    pub fn from_status(status: StatusCode) -> Self {
+        let message = match status {
+            StatusCode::NOT_FOUND => "no function is served at this path".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "this method is not allowed here; see the Allow header".to_owned()
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                return Self::PayloadTooLarge {
+                    limit: host::MAX_BODY_BYTES as u64,
+                }
+            }
+            StatusCode::URI_TOO_LONG => {
+                format!("the URL is longer than {} bytes", host::MAX_URL_BYTES)
+            }
+            StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => format!(
+                "the request did not complete within {} seconds",
+                host::RESPONSE_DEADLINE.as_secs()
+            ),
+            other => other
+                .canonical_reason()
+                .unwrap_or("request failed")
+                .to_lowercase(),
+        };
+        if status.is_server_error() && status != StatusCode::GATEWAY_TIMEOUT {
+            return Self::Status {
+                status,
+                message: "internal error".to_owned(),
+            };
+        }
+        Self::Status { status, message }
+    }
+}
+
+fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::LENGTH_REQUIRED => "length_required",
+        StatusCode::PRECONDITION_FAILED => "precondition_failed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_entity",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::BAD_GATEWAY => "bad_gateway",
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+        StatusCode::GATEWAY_TIMEOUT => "timeout",
+        s if s.is_server_error() => "internal",
+        _ => "request_failed",
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, source = ?cause.source(), "request failed with an internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+            },
+        };
+        // Serialising two strings cannot fail; the fallback keeps this path panic-free anyway.
+        let json = serde_json::to_vec(&body).unwrap_or_else(|_| {
+            br#"{"error":{"code":"internal","message":"internal error"}}"#.to_vec()
+        });
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response()
+    }
+}
+
+/// Middleware: turns any error response that is not already our JSON (axum's 404/405, body-limit
+/// 413, timeout 504, extractor rejections) into the JSON error shape, keeping headers such as
+/// `Allow`. Successful responses pass through untouched.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let (mut parts, _plain_body) = response.into_parts();
+    let replacement = AppError::from_status(status).into_response();
+    let (replacement_parts, body) = replacement.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.status = replacement_parts.status;
+    Response::from_parts(parts, Body::new(body))
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_json(error: AppError) -> (StatusCode, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn internal_errors_reveal_nothing() {
+        let (status, body) =
+            body_json(AppError::internal("connection string AccountKey=secret")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(body["error"]["message"], "internal error");
+        assert!(!body.to_string().contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn client_errors_say_what_is_wrong() {
+        let (status, body) = body_json(AppError::InvalidInput("name is too long".into())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "invalid_input");
+        assert_eq!(body["error"]["message"], "name is too long");
+    }
+
+    #[test]
+    fn framework_statuses_get_stable_codes() {
+        assert_eq!(
+            AppError::from_status(StatusCode::METHOD_NOT_ALLOWED).code(),
+            "method_not_allowed"
+        );
+        assert_eq!(
+            AppError::from_status(StatusCode::PAYLOAD_TOO_LARGE).code(),
+            "payload_too_large"
+        );
+        assert_eq!(
+            AppError::from_status(StatusCode::GATEWAY_TIMEOUT).code(),
+            "timeout"
+        );
+        assert_eq!(
+            AppError::from_status(StatusCode::INTERNAL_SERVER_ERROR).to_string(),
+            "internal error"
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! The JSON invocation payload mode. The host sends a function that does not qualify for HTTP
+//! proxying as `POST /<functionName>` with `{"Data": {"req": {...}}, "Metadata": {...}}` and
+//! expects `{"Outputs": {"res": {...}}, "Logs": [], "ReturnValue": null}` back. This adapter
+//! rebuilds the original HTTP request, runs it through the same router as proxied requests and
+//! wraps the response, so each function is written once and behaves the same in both modes.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    body::{to_bytes, Body, Bytes},
+    extract::{Path, Request},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+    Json, Router,
+};
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::{error::AppError, functions, host};
+
+/// A payload carries the original body as base64 text, a third larger than the body itself.
+pub const MAX_PAYLOAD_BYTES: usize = host::MAX_BODY_BYTES / 3 * 4 + 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct Invocation {
+    #[serde(rename = "Data", alias = "data")]
+    data: InvocationData,
+}
+
+#[derive(Debug, Deserialize)]
+struct InvocationData {
+    /// The name of the `httpTrigger` binding in every `function.json`.
+    req: HttpTriggerRequest,
+}
+
+#[derive(Debug, Deserialize)]
+struct HttpTriggerRequest {
+    #[serde(rename = "Url", alias = "url")]
+    url: String,
+    #[serde(rename = "Method", alias = "method")]
+    method: String,
+    #[serde(rename = "Headers", alias = "headers", default)]
+    headers: BTreeMap<String, HeaderValues>,
+    #[serde(rename = "Body", alias = "body", default)]
+    body: Value,
+}
+
+/// The host sends header values as arrays of strings; tolerate a bare string too.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum HeaderValues {
+    Many(Vec<String>),
+    One(String),
+}
+
+#[derive(Debug, Serialize)]
+struct InvocationResult {
+    #[serde(rename = "Outputs")]
+    outputs: Outputs,
+    #[serde(rename = "Logs")]
+    logs: [&'static str; 0],
+    #[serde(rename = "ReturnValue")]
+    return_value: Option<()>,
+}
+
+#[derive(Debug, Serialize)]
+struct Outputs {
+    res: HttpOutput,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpOutput {
+    status_code: u16,
+    /// The host wants one string per header, not arrays.
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// `POST /<functionName>`: run the invocation through `api` and wrap the result.
+pub async fn invoke(api: Router, Path(function): Path<String>, request: Request) -> Response {
+    let known = functions::NAMES.contains(&function.as_str());
+    if request.method() != Method::POST {
+        // Most likely a person who left out the route prefix, not the host: say so.
+        let message = if known {
+            format!(
+                "functions are served under /{prefix}/: try /{prefix}/{function}",
+                prefix = host::ROUTE_PREFIX
+            )
+        } else {
+            format!("nothing is served at /{function}")
+        };
+        return AppError::NotFound(message).into_response();
+    }
+    if !known {
+        return AppError::NotFound(format!("no function named {function:?}")).into_response();
+    }
+    match run(api, request).await {
+        Ok(result) => Json(result).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn run(api: Router, request: Request) -> Result<InvocationResult, AppError> {
+    let payload = to_bytes(request.into_body(), MAX_PAYLOAD_BYTES)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge {
+            limit: MAX_PAYLOAD_BYTES as u64,
+        })?;
+    let invocation: Invocation = serde_json::from_slice(&payload).map_err(|error| {
+        AppError::InvalidInvocation(format!("invalid invocation payload: {error}"))
+    })?;
+    let inner = into_http_request(invocation.data.req)?;
+    // The router's error type is Infallible: every failure is already a response.
+    let response = match api.oneshot(inner).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    into_output(response).await.map(|res| InvocationResult {
+        outputs: Outputs { res },
+        logs: [],
+        return_value: None,
+    })
+}
+
+fn into_http_request(req: HttpTriggerRequest) -> Result<Request, AppError> {
+    let invalid = |message: String| AppError::InvalidInvocation(message);
+    let method = Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+        invalid(format!(
+            "Data.req.Method {:?} is not an HTTP method",
+            req.method
+        ))
+    })?;
+    let url: Uri = req
+        .url
+        .parse()
+        .map_err(|_| invalid(format!("Data.req.Url {:?} is not a URL", req.url)))?;
+    let path_and_query = url
+        .path_and_query()
+        .filter(|p| p.as_str().starts_with('/'))
+        .ok_or_else(|| invalid(format!("Data.req.Url {:?} has no path", req.url)))?;
+    if path_and_query.as_str().len() > host::MAX_URL_BYTES {
+        return Err(AppError::from_status(StatusCode::URI_TOO_LONG));
+    }
+
+    let mut headers = HeaderMap::new();
+    for (name, values) in &req.headers {
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(format!("Data.req.Headers has an invalid name {name:?}")))?;
+        if is_framing(&header_name) {
+            continue;
+        }
+        let values = match values {
+            HeaderValues::Many(values) => values.as_slice(),
+            HeaderValues::One(value) => std::slice::from_ref(value),
+        };
+        for value in values {
+            let header_value = HeaderValue::from_str(value)
+                .map_err(|_| invalid(format!("Data.req.Headers.{name} has an invalid value")))?;
+            headers.append(header_name.clone(), header_value);
+        }
+    }
+
+    let body = decode_body(req.body, &headers)?;
+    if !body.is_empty() {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+
+    let mut request = Request::new(Body::from(body));
+    *request.method_mut() = method;
+    *request.uri_mut() = Uri::from(path_and_query.clone());
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// Framing headers describe the host's request, not the body we rebuild from the payload.
+fn is_framing(name: &HeaderName) -> bool {
+    name == header::CONTENT_LENGTH
+        || name == header::TRANSFER_ENCODING
+        || name == header::CONNECTION
+        || name == header::EXPECT
+}
+
+/// The host sends `application/octet-stream` and `multipart/*` bodies as base64 and any other
+/// body as text; a JSON body may arrive already parsed.
+fn decode_body(body: Value, headers: &HeaderMap) -> Result<Bytes, AppError> {
+    match body {
+        Value::Null => Ok(Bytes::new()),
+        Value::String(text) if is_binary(headers) => {
+            BASE64.decode(text.trim()).map(Bytes::from).map_err(|_| {
+                AppError::InvalidInvocation(
+                    "Data.req.Body must be base64 for application/octet-stream and multipart bodies"
+                        .to_owned(),
+                )
+            })
+        }
+        Value::String(text) => Ok(Bytes::from(text)),
+        other => Ok(Bytes::from(other.to_string())),
+    }
+}
+
+fn is_binary(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().to_ascii_lowercase())
+        .is_some_and(|value| {
+            value.starts_with("application/octet-stream") || value.starts_with("multipart/")
+        })
+}
+
+async fn into_output(response: Response) -> Result<HttpOutput, AppError> {
+    let (parts, body) = response.into_parts();
+    let bytes = to_bytes(body, usize::MAX)
+        .await
+        .map_err(AppError::internal)?;
+    let mut headers = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else { continue };
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined: &mut String| {
+                joined.push_str(", ");
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
+    // The host writes `body` as text; binary responses can only travel as base64 here, which
+    // is why binary-serving functions are kept HTTP-only (proxied) in their function.json.
+    let body = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => text,
+        Err(_) => BASE64.encode(&bytes),
+    };
+    Ok(HttpOutput {
+        status_code: parts.status.as_u16(),
+        headers,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(body: Value, content_type: &str) -> HttpTriggerRequest {
+        HttpTriggerRequest {
+            url: "http://localhost:7071/api/hello?name=Ada".into(),
+            method: "POST".into(),
+            headers: BTreeMap::from([(
+                "Content-Type".to_owned(),
+                HeaderValues::Many(vec![content_type.to_owned()]),
+            )]),
+            body,
+        }
+    }
+
+    #[test]
+    fn base64_only_for_binary_content_types() {
+        let request =
+            into_http_request(trigger(Value::String("aGk=".into()), "text/plain")).expect("valid");
+        assert_eq!(request.headers()[header::CONTENT_LENGTH], "4");
+
+        let request = into_http_request(trigger(
+            Value::String("aGk=".into()),
+            "application/octet-stream",
+        ))
+        .expect("valid");
+        assert_eq!(request.headers()[header::CONTENT_LENGTH], "2");
+        assert_eq!(request.uri(), "/api/hello?name=Ada");
+    }
+
+    #[test]
+    fn bad_base64_is_a_client_error() {
+        let err = into_http_request(trigger(Value::String("%%%".into()), "multipart/form-data"))
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn parsed_json_bodies_are_reserialised() {
+        let request = into_http_request(trigger(
+            serde_json::json!({"name": "Ada"}),
+            "application/json",
+        ))
+        .expect("valid");
+        assert_eq!(request.headers()[header::CONTENT_LENGTH], "14");
+    }
+
+    #[test]
+    fn bad_method_and_url_are_named() {
+        let mut req = trigger(Value::Null, "text/plain");
+        req.method = "GE T".into();
+        let err = into_http_request(req).unwrap_err();
+        assert!(err.to_string().contains("Method"), "{err}");
+
+        let mut req = trigger(Value::Null, "text/plain");
+        req.url = "not a url".into();
+        let err = into_http_request(req).unwrap_err();
+        assert!(err.to_string().contains("Url"), "{err}");
+    }
+}

@@ -1,0 +1,139 @@
+//! An Azure Functions custom handler: the Functions host starts this binary and forwards HTTP
+//! requests to it on loopback. Start here, then read one function module.
+//!
+//! - [`config`]: typed settings from the environment, validated once at start.
+//! - [`host`]: the host contract: limits, the readiness probe on `/`, and the JSON invocation
+//!   payload adapter ([`host::invocation`]) that feeds payloads through the same router.
+//! - [`functions`]: one module per function (`hello`, `openapi`, ...), each with its
+//!   `#[utoipa::path]` so the router and the OpenAPI document come from one place.
+//! - [`error`]: the one error type and its mapping to `{"error": {"code", "message"}}`.
+//! - [`logging`]: one line per request, text or JSON, secrets redacted.
+//! - [`package`]: assembles `dist/` and `dist.zip` for zip deploy and `func start`.
+//!
+//! [`app`] builds the whole service; `main.rs` only reads config, binds and calls [`serve`].
+
+pub mod config;
+pub mod error;
+pub mod functions;
+pub mod host;
+pub mod logging;
+pub mod package;
+
+use std::{
+    future::{Future, IntoFuture},
+    io,
+    time::Duration,
+};
+
+use axum::{
+    http::StatusCode,
+    middleware,
+    routing::{any, get},
+    serve::ListenerExt,
+    Router,
+};
+use tokio::net::TcpListener;
+use tower_http::{
+    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
+};
+
+use crate::error::AppError;
+
+/// Shared, cheaply clonable state handed to every function. Clients built once at start
+/// (storage, TfL) live here.
+#[derive(Clone, Debug, Default)]
+pub struct AppState {}
+
+/// The complete service: every function under `/api`, the readiness probe on `/`, and the
+/// invocation payload adapter on `/<function>`.
+pub fn app(state: AppState) -> Router {
+    let (api, _openapi) = functions::router().split_for_parts();
+    // Layers run outermost-last: json_errors sees what the limit, timeout and panic layers say.
+    let api: Router = api
+        .fallback(|| async { AppError::from_status(StatusCode::NOT_FOUND) })
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            host::RESPONSE_DEADLINE,
+        ))
+        .layer(RequestBodyLimitLayer::new(host::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(error::json_errors))
+        .with_state(state);
+
+    let payload_api = api.clone();
+    api.route("/", get(host::readiness))
+        .route(
+            "/{function}",
+            any(move |function, request| {
+                host::invocation::invoke(payload_api.clone(), function, request)
+            }),
+        )
+        .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(host::url_limit))
+        .layer(middleware::from_fn(logging::log_request))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and gives
+/// in-flight requests up to `grace` to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> io::Result<()> {
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = listener.tap_io(|tcp| {
+        // Small request/response pairs: do not let Nagle hold them back.
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        })
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result,
+        _ = stopping_rx => {}
+    }
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: finishing in-flight requests"
+    );
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!("in-flight requests did not finish in time; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM (how the host and Azure stop an instance) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,127 @@
+//! The `handler` binary: serve (what the Functions host runs) or `package` (what CI runs).
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use handler::{config::Config, package};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(version, about = "Azure Functions custom handler")]
+struct Cli {
+    /// Port to listen on when the host does not set FUNCTIONS_CUSTOMHANDLER_PORT [default: $PORT or 7071]
+    #[arg(long)]
+    port: Option<u16>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the release binary and assemble dist/ and dist.zip for deployment.
+    Package {
+        /// Target triple to build for, e.g. x86_64-unknown-linux-musl [default: the host's]
+        #[arg(long)]
+        target: Option<String>,
+        /// Output directory; the zip is written next to it as <out>.zip
+        #[arg(long, default_value = "dist")]
+        out: PathBuf,
+        /// Repository root holding host.json and functions/
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Package this executable instead of building one
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Package {
+            target,
+            out,
+            root,
+            binary,
+        }) => run_package(target.as_deref(), &out, &root, binary),
+        None => serve(cli.port),
+    }
+}
+
+fn serve(cli_port: Option<u16>) -> ExitCode {
+    let config = match Config::from_env(cli_port) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let _log_guard = handler::logging::init(config.log_format, &config.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        // Loopback only: the host calls 127.0.0.1, and nothing else should reach the handler.
+        let address = SocketAddr::from(([127, 0, 0, 1], config.port));
+        let listener = match TcpListener::bind(address).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%address, %error, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(%address, "listening");
+        let app = handler::app(handler::AppState::default());
+        match handler::serve(
+            listener,
+            app,
+            handler::shutdown_signal(),
+            config.shutdown_timeout,
+        )
+        .await
+        {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!(%error, "server failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn run_package(
+    target: Option<&str>,
+    out: &std::path::Path,
+    root: &std::path::Path,
+    binary: Option<PathBuf>,
+) -> ExitCode {
+    let result = binary
+        .map_or_else(|| package::build(root, target), Ok)
+        .and_then(|binary| package::assemble(root, &binary, out));
+    match result {
+        Ok(package) => {
+            println!(
+                "wrote {} and {} (functions: {}; handler: {} bytes)",
+                package.dir.display(),
+                package.zip.display(),
+                package.functions.join(", "),
+                package.binary_bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("package failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Shared test helpers: the real app on an ephemeral loopback port, and both of the host's
+//! request modes (proxied HTTP and the JSON invocation payload) behind one call.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+pub struct TestApp {
+    pub address: std::net::SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+/// Serves the app as `main` does, on 127.0.0.1:0, for the rest of the test.
+pub async fn spawn_app() -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = handler::app(handler::AppState::default());
+    tokio::spawn(handler::serve(
+        listener,
+        app,
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    TestApp {
+        address,
+        base: format!("http://{address}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+    }
+}
+
+/// How the host delivers a request to the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `enableProxyingHttpRequest`: the original request, path with `/api`.
+    Proxied,
+    /// `POST /<function>` with the request in `Data.req`.
+    Payload,
+}
+
+pub const BOTH_MODES: [Mode; 2] = [Mode::Proxied, Mode::Payload];
+
+/// What a caller of the public URL would get back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Asserts the documented error shape and returns the code.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        let code = body["error"]["code"].as_str().expect("error.code");
+        assert!(
+            body["error"]["message"].is_string(),
+            "error.message: {body}"
+        );
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
+        code.to_owned()
+    }
+}
+
+impl TestApp {
+    /// Sends one request to `function` the way the host would in `mode`.
+    pub async fn call(
+        &self,
+        mode: Mode,
+        function: &str,
+        method: Method,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        match mode {
+            Mode::Proxied => {
+                let mut request = self
+                    .client
+                    .request(method, format!("{}{path_and_query}", self.base))
+                    .header("x-azure-functions-invocationid", "test-invocation");
+                if let Some(content_type) = content_type {
+                    request = request.header("content-type", content_type);
+                }
+                if !body.is_empty() {
+                    request = request.body(body.to_vec());
+                }
+                let response = request.send().await.expect("send");
+                let status = response.status();
+                let headers = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                    .collect::<Vec<_>>();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or("").to_owned())
+                    .unwrap_or_default();
+                let body = response.bytes().await.expect("body").to_vec();
+                Reply {
+                    status,
+                    content_type,
+                    headers,
+                    body,
+                }
+            }
+            Mode::Payload => {
+                let payload = invocation(method.as_str(), path_and_query, content_type, body);
+                let response = self
+                    .client
+                    .post(format!("{}/{function}", self.base))
+                    .json(&payload)
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(
+                    response.status(),
+                    StatusCode::OK,
+                    "the host fails any invocation that is not a 2xx"
+                );
+                let envelope: Value = response.json().await.expect("invocation result");
+                assert!(envelope["ReturnValue"].is_null(), "{envelope}");
+                assert!(envelope["Logs"].is_array(), "{envelope}");
+                let res = &envelope["Outputs"]["res"];
+                let headers = res["headers"]
+                    .as_object()
+                    .expect("Outputs.res.headers is an object")
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().expect("header values are strings").to_owned(),
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                let content_type = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                Reply {
+                    status: StatusCode::from_u16(
+                        res["statusCode"].as_u64().expect("statusCode") as u16
+                    )
+                    .expect("status"),
+                    content_type,
+                    headers,
+                    body: res["body"].as_str().expect("body").as_bytes().to_vec(),
+                }
+            }
+        }
+    }
+
+    /// Sends raw bytes and returns the raw response head and body (for what HTTP clients refuse
+    /// to send, such as a Content-Length with no body behind it).
+    pub async fn raw(&self, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(self.address).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut buffer = [0u8; 4096];
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        response.extend_from_slice(&buffer[..n]);
+                        if response.windows(4).any(|w| w == b"\r\n\r\n") && response.ends_with(b"}")
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        String::from_utf8_lossy(&response).into_owned()
+    }
+}
+
+/// The JSON the host POSTs for an invocation, shaped as the host's serializer writes it.
+pub fn invocation(
+    method: &str,
+    path_and_query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Value {
+    let query: serde_json::Map<String, Value> = path_and_query
+        .split_once('?')
+        .map(|(_, q)| {
+            url_pairs(q)
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut headers = serde_json::Map::new();
+    headers.insert("User-Agent".into(), json!(["test"]));
+    if let Some(content_type) = content_type {
+        headers.insert("Content-Type".into(), json!([content_type]));
+    }
+    let binary = content_type.is_some_and(|ct| {
+        ct.starts_with("application/octet-stream") || ct.starts_with("multipart/")
+    });
+    let body = if body.is_empty() {
+        Value::Null
+    } else if binary {
+        Value::String(BASE64.encode(body))
+    } else {
+        Value::String(String::from_utf8(body.to_vec()).expect("text body"))
+    };
+    json!({
+        "Data": {
+            "req": {
+                "Url": format!("http://localhost:7071{path_and_query}"),
+                "Method": method,
+                "Query": query,
+                "Headers": headers,
+                "Params": {},
+                "Identities": [{"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true, "Claims": []}],
+                "Body": body,
+            }
+        },
+        "Metadata": {"sys": {"MethodName": "test", "UtcNow": "2026-11-29T00:00:00Z", "RandGuid": "0"}}
+    })
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// A multipart/form-data body with one text field.
+pub fn multipart_field(name: &str, value: &str) -> (String, Vec<u8>) {
+    let boundary = "XtestBoundary42";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--{boundary}--\r\n"
+    );
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}

@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
             host::RESPONSE_DEADLINE,
         ))
         .layer(RequestBodyLimitLayer::new(host::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(host::url_limit))
         .layer(middleware::from_fn(error::json_errors))
         .with_state(state);
 
@@ -69,7 +70,6 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(middleware::from_fn(error::json_errors))
-        .layer(middleware::from_fn(host::url_limit))
         .layer(middleware::from_fn(logging::log_request))
 }
 

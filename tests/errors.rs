@@ -1,0 +1,147 @@
+//! Every 4xx/5xx leaves as `{"error": {"code", "message"}}`, including the framework's own:
+//! unknown routes, wrong methods, the host's body and URL limits, and malformed payloads.
+
+mod common;
+
+use common::{spawn_app, Mode, BOTH_MODES};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn unknown_routes_are_json_404s() {
+    let app = spawn_app().await;
+    for path in ["/api/nope", "/api/hello/extra", "/a/b/c"] {
+        let reply = app
+            .call(Mode::Proxied, "hello", Method::GET, path, None, b"")
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(reply.error_code(), "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_with_allow_in_both_modes() {
+    let app = spawn_app().await;
+    for mode in BOTH_MODES {
+        let reply = app
+            .call(mode, "hello", Method::DELETE, "/api/hello", None, b"")
+            .await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{mode:?}");
+        assert_eq!(reply.error_code(), "method_not_allowed");
+        let allow = reply.header("allow").expect("Allow header");
+        assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    }
+}
+
+#[tokio::test]
+async fn urls_over_4_kb_are_414() {
+    let app = spawn_app().await;
+    let path = format!("/api/hello?name=a&pad={}", "x".repeat(4096));
+    let reply = app
+        .call(Mode::Proxied, "hello", Method::GET, &path, None, b"")
+        .await;
+    assert_eq!(reply.status, StatusCode::URI_TOO_LONG);
+    assert_eq!(reply.error_code(), "uri_too_long");
+
+    let reply = app
+        .call(Mode::Payload, "hello", Method::GET, &path, None, b"")
+        .await;
+    assert_eq!(reply.status, StatusCode::URI_TOO_LONG, "payload mode");
+}
+
+#[tokio::test]
+async fn bodies_over_100_mb_are_413_before_any_is_read() {
+    let app = spawn_app().await;
+    // Declares one byte over the host's limit and sends none of it: the answer must not wait.
+    let response = app
+        .raw(b"POST /api/hello HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: 104857601\r\n\r\n")
+        .await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("application/json"), "{response}");
+    assert!(
+        response.contains(r#""code":"payload_too_large""#),
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn prefix_less_paths_get_a_hint_not_a_405() {
+    let app = spawn_app().await;
+    let reply = app
+        .call(Mode::Proxied, "hello", Method::GET, "/hello", None, b"")
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.error_code(), "not_found");
+    assert!(reply.text().contains("/api/hello"), "{}", reply.text());
+}
+
+#[tokio::test]
+async fn payloads_for_unknown_functions_are_404() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/nope", app.base))
+        .json(&common::invocation("GET", "/api/nope", None, b""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn malformed_payloads_are_400s_that_say_what_is_wrong() {
+    let app = spawn_app().await;
+    let cases = [
+        ("not json at all".to_owned(), "invalid invocation payload"),
+        (json!({"Metadata": {}}).to_string(), "Data"),
+        (
+            json!({"Data": {"req": {"Method": "GET"}}}).to_string(),
+            "Url",
+        ),
+        (
+            json!({"Data": {"req": {"Url": "http://x/api/hello", "Method": "G E T"}}}).to_string(),
+            "Method",
+        ),
+        (
+            json!({"Data": {"req": {"Url": "http://x/api/hello", "Method": "GET",
+                "Headers": {"Bad Header": ["x"]}}}})
+            .to_string(),
+            "Bad Header",
+        ),
+        (
+            json!({"Data": {"req": {"Url": "http://x/api/hello", "Method": "POST",
+                "Headers": {"Content-Type": ["application/octet-stream"]}, "Body": "***"}}})
+            .to_string(),
+            "base64",
+        ),
+    ];
+    for (payload, mentions) in cases {
+        let response = app
+            .client
+            .post(format!("{}/hello", app.base))
+            .header("content-type", "application/json")
+            .body(payload.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{payload}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_invocation", "{payload}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{payload}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn the_readiness_probe_answers_get_slash() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

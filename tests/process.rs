@@ -1,0 +1,188 @@
+//! The real `handler` binary, as the host runs it: the port it is given, the readiness probe,
+//! graceful shutdown on SIGTERM with a request in flight, log lines, and bad configuration.
+
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+fn start(envs: &[(&str, String)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
+    command
+        .env_remove("FUNCTIONS_CUSTOMHANDLER_PORT")
+        .env_remove("PORT")
+        .env_remove("LOG_FORMAT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.spawn().expect("start handler")
+}
+
+/// Polls `GET /` like the host does (every 25 ms) until any HTTP response arrives.
+fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(response) = http(
+            port,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ) {
+            if response.starts_with("HTTP/1.1 ") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("handler did not answer GET / on port {port}");
+}
+
+fn http(port: u16, request: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("handler did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn output(child: Child) -> (String, String) {
+    let output = child.wait_with_output().expect("output");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn listens_on_the_hosts_port_and_finishes_in_flight_requests_on_sigterm() {
+    let port = free_port();
+    let decoy = free_port();
+    let mut child = start(&[
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string()),
+        ("PORT", decoy.to_string()),
+    ]);
+    wait_ready(port);
+    assert!(
+        TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], decoy))).is_err(),
+        "PORT must be ignored when the host sets FUNCTIONS_CUSTOMHANDLER_PORT"
+    );
+
+    // A request whose body is still arriving when SIGTERM comes.
+    let mut in_flight = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
+    in_flight
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    in_flight
+        .write_all(b"POST /api/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 8\r\n\r\nname=A")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    terminate(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    in_flight.write_all(b"da").unwrap();
+    let mut response = String::new();
+    in_flight.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("<b>Hello</b> Ada!"), "{response}");
+
+    let status = wait_exit(&mut child);
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+}
+
+#[test]
+fn logs_one_json_line_per_request_with_the_invocation_id_and_no_secrets() {
+    let port = free_port();
+    let mut child = start(&[
+        ("PORT", port.to_string()),
+        ("LOG_FORMAT", "json".to_owned()),
+    ]);
+    wait_ready(port);
+    let response = http(
+        port,
+        "GET /api/hello?name=Ada&code=SECRET-KEY&app_key=ALSO-SECRET HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Azure-Functions-InvocationId: inv-1234\r\n\r\n",
+    )
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    terminate(&child);
+    let status = wait_exit(&mut child);
+    assert_eq!(status.code(), Some(0));
+    let (stdout, _stderr) = output(child);
+
+    assert!(
+        !stdout.contains("SECRET"),
+        "a secret reached the log:\n{stdout}"
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let request_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["invocation_id"] == "inv-1234")
+        .collect();
+    assert_eq!(request_lines.len(), 1, "one line per request:\n{stdout}");
+    let line = request_lines[0];
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["status"], 200);
+    assert!(line["latency_ms"].is_number());
+    assert_eq!(
+        line["path"],
+        "/api/hello?name=Ada&code=REDACTED&app_key=REDACTED"
+    );
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_setting() {
+    let child = start(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "not-a-port".to_owned())]);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("FUNCTIONS_CUSTOMHANDLER_PORT"), "{stderr}");
+}
+
+#[test]
+fn a_busy_port_is_a_clear_failure() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let child = start(&[("PORT", port.to_string())]);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("cannot listen"), "{stdout}");
+}

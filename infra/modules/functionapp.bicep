@@ -79,6 +79,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Zone redundancy on Flex Consumption is offered only in some regions and needs zone-redundant storage; off for this single-region, LRS-by-default deployment.
   name: planName
   location: location
   tags: tags
@@ -87,7 +88,6 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
     name: 'FC1'
     tier: 'FlexConsumption'
   }
-  // checkov:skip=CKV_AZURE_225: Zone redundancy on Flex Consumption is offered only in some regions and needs zone-redundant storage; off for this single-region, LRS-by-default deployment.
   properties: {
     reserved: true
   }

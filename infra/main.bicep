@@ -1,0 +1,135 @@
+// Azure resources for the Rust custom handler on Azure Functions (Flex Consumption).
+// Deploy into an existing resource group:
+//   az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json -p environmentName=<env>
+// See infra/README.md for the prerequisites and the GitHub Actions setup.
+targetScope = 'resourceGroup'
+
+@description('Short environment name (dev, test, prod...): letters, digits and hyphens; part of every resource name.')
+@minLength(1)
+@maxLength(20)
+param environmentName string
+
+@description('Azure region of every resource; defaults to the resource group\'s.')
+param location string = resourceGroup().location
+
+@description('Memory of each Flex Consumption instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 512
+
+@description('Upper bound of Flex Consumption instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Replication of the storage account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSkuName string = 'Standard_LRS'
+
+@secure()
+@description('TfL Unified API app key (app setting TFL_APP_KEY); leave empty to call TfL anonymously.')
+param tflAppKey string = ''
+
+@description('Turn on App Service Authentication (Easy Auth) with Microsoft Entra ID; also sets TRUST_EASY_AUTH=true.')
+param enableEasyAuth bool = false
+
+@description('Client (application) id of the Entra ID app registration for Easy Auth (required when enableEasyAuth is true).')
+param easyAuthClientId string = ''
+
+@description('Tenant id of the Easy Auth app registration; defaults to the deployment\'s tenant.')
+param easyAuthTenantId string = tenant().tenantId
+
+@description('With Easy Auth on: answer 401 to every unauthenticated request (true) or pass them to the handler without a principal (false).')
+param easyAuthRequireAuthentication bool = false
+
+@description('Tags for every resource.')
+param tags object = {}
+
+var resourceToken = uniqueString(subscription().id, resourceGroup().id, environmentName)
+var allTags = union(tags, {
+  'environment-name': environmentName
+  application: 'rust-functions-handler'
+})
+
+var env = toLower(environmentName)
+var names = {
+  storage: 'st${resourceToken}'
+  logAnalytics: 'log-${env}-${resourceToken}'
+  appInsights: 'appi-${env}-${resourceToken}'
+  identity: 'id-${env}-${resourceToken}'
+  plan: 'plan-${env}-${resourceToken}'
+  app: 'func-${env}-${resourceToken}'
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: names.storage
+    location: location
+    tags: allTags
+    skuName: storageSkuName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    location: location
+    tags: allTags
+  }
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: names.identity
+    location: location
+    tags: allTags
+    storageAccountName: storage.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+// Depends on the identity module as a whole (through its outputs), so the role
+// assignments exist before the app first starts.
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    name: names.app
+    planName: names.plan
+    location: location
+    tags: allTags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentsContainerName: storage.outputs.deploymentsContainerName
+    uploadsContainerName: storage.outputs.uploadsContainerName
+    recordsTableName: storage.outputs.recordsTableName
+    usersTableName: storage.outputs.usersTableName
+    sessionsTableName: storage.outputs.sessionsTableName
+    appInsightsName: monitoring.outputs.appInsightsName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    tflAppKey: tflAppKey
+    enableEasyAuth: enableEasyAuth
+    easyAuthClientId: easyAuthClientId
+    easyAuthTenantId: easyAuthTenantId
+    easyAuthRequireAuthentication: easyAuthRequireAuthentication
+  }
+}
+
+// Names only: no keys, no connection strings.
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

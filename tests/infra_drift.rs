@@ -1,0 +1,946 @@
+//! Drift test: the Bicep in `infra/` must give the handler what it needs in Azure.
+//!
+//! The list of settings comes from the handler itself (`handler::config::SETTINGS`), so adding a
+//! setting there without deploying it, or renaming a table on one side only, fails here, long
+//! before a deployment does. The Bicep is read as text with a small tokenizer below (strings,
+//! comments and brackets are understood; there is no full Bicep parser), std only.
+//!
+//! What is checked:
+//! - every setting with `deploy == Deploy::AppSetting` is an app setting of the function app
+//!   (`appSettings: [ { name: 'X', value: ... } ]` in `siteConfig`, or a key of an
+//!   `appSettings: { X: ... }` object, or of a `Microsoft.Web/sites/config` 'appsettings' resource);
+//! - every setting named `*_TABLE` has its default created as a table resource, every `*_CONTAINER`
+//!   as a blob container resource;
+//! - the function app runs the `custom` runtime (`functionAppConfig.runtime.name`), and neither
+//!   `FUNCTIONS_WORKER_RUNTIME` nor `FUNCTIONS_EXTENSION_VERSION` is set (Flex Consumption rejects them);
+//! - no `output` exposes a key, a connection string or a `list*()` result.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use handler::config::{Deploy, SETTINGS};
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_app_setting_the_handler_needs_is_set_in_the_bicep() {
+    let files = bicep_files();
+    let app_settings = app_setting_names(&files);
+    assert!(
+        !app_settings.is_empty(),
+        "found no app settings in {}: the function app should declare them as \
+         `siteConfig.appSettings: [ {{ name: 'X', value: ... }} ]` (infra/modules/functionapp.bicep); \
+         if the Bicep now expresses them differently, teach tests/infra_drift.rs that form",
+        describe(&files)
+    );
+    let missing: Vec<&str> = SETTINGS
+        .iter()
+        .filter(|s| s.deploy == Deploy::AppSetting)
+        .map(|s| s.name)
+        .filter(|name| !app_settings.contains(*name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "settings that handler::config::SETTINGS marks Deploy::AppSetting but the Bicep does not set: \
+         {missing:?}. Add each as `{{ name: 'NAME', value: ... }}` to siteConfig.appSettings in \
+         infra/modules/functionapp.bicep, or mark it Deploy::Host / Deploy::LocalOnly in \
+         handler/config.rs if Azure should not get it. App settings found: {app_settings:?}"
+    );
+}
+
+#[test]
+fn every_table_and_container_setting_has_its_default_created() {
+    let files = bicep_files();
+    let tables = resource_names(&files, "/tableservices/tables@");
+    let containers = resource_names(&files, "/blobservices/containers@");
+    let mut problems = Vec::new();
+    for setting in SETTINGS {
+        let (kind, created) = if setting.name.ends_with("_TABLE") {
+            ("table", &tables)
+        } else if setting.name.ends_with("_CONTAINER") {
+            ("blob container", &containers)
+        } else {
+            continue;
+        };
+        match setting.default {
+            None => problems.push(format!(
+                "{} has no default, so the Bicep cannot be checked against it: give it a default \
+                 in handler/config.rs equal to the {kind} name the Bicep creates",
+                setting.name
+            )),
+            Some(default) if !created.contains(default) => problems.push(format!(
+                "{} defaults to '{default}' but no {kind} named '{default}' is created: add a \
+                 `Microsoft.Storage/storageAccounts/{}` resource named '{default}' to \
+                 infra/modules/storage.bicep, or change the default in handler/config.rs",
+                setting.name,
+                if kind == "table" {
+                    "tableServices/tables"
+                } else {
+                    "blobServices/containers"
+                }
+            )),
+            Some(_) => {}
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n(tables in the Bicep: {tables:?}; blob containers: {containers:?})",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_function_app_uses_the_custom_runtime_without_worker_runtime_settings() {
+    let files = bicep_files();
+    let runtimes = function_app_runtime_names(&files);
+    assert!(
+        runtimes.iter().any(|r| r == "custom"),
+        "the function app must set `functionAppConfig: {{ runtime: {{ name: 'custom', version: '1.0' }} }}` \
+         (a Rust custom handler on Flex Consumption); runtime names found: {runtimes:?} in {}",
+        describe(&files)
+    );
+    let app_settings = app_setting_names(&files);
+    for forbidden in ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"] {
+        assert!(
+            !app_settings.contains(forbidden),
+            "remove the app setting {forbidden} from the Bicep: Flex Consumption rejects it, the \
+             runtime comes from functionAppConfig.runtime"
+        );
+        for file in &files {
+            assert!(
+                !file.mentions(forbidden),
+                "{} uses '{forbidden}' outside a comment: Flex Consumption rejects that app setting \
+                 (the runtime comes from functionAppConfig.runtime); remove it",
+                file.path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn no_output_exposes_a_key_or_connection_string() {
+    let files = bicep_files();
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for file in &files {
+        for output in outputs(&file.toks) {
+            count += 1;
+            if let Some(why) = secret_in_output(&output.toks) {
+                problems.push(format!(
+                    "{}: output '{}' exposes {why}; outputs end up in the deployment history, \
+                     readable by anyone with read access to the resource group. Output a name or a \
+                     resource id instead, and read the secret where it is used",
+                    file.path.display(),
+                    output.name
+                ));
+            }
+        }
+    }
+    assert!(
+        count > 0,
+        "found no `output` in {}: main.bicep should output the app name, its hostname and the storage account name",
+        describe(&files)
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading infra/
+// ---------------------------------------------------------------------------------------------
+
+struct BicepFile {
+    path: PathBuf,
+    toks: Vec<Tok>,
+}
+
+impl BicepFile {
+    /// True when `word` is an identifier, or the whole of a string, anywhere outside comments.
+    fn mentions(&self, word: &str) -> bool {
+        self.toks.iter().any(|t| match t {
+            Tok::Ident(s) => s == word,
+            Tok::Str { value, .. } => value == word,
+            _ => false,
+        })
+    }
+}
+
+fn bicep_files() -> Vec<BicepFile> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra");
+    let mut paths = Vec::new();
+    collect_bicep(&root, &mut paths);
+    paths.sort();
+    assert!(
+        !paths.is_empty(),
+        "no .bicep files under {}: the infrastructure lives in infra/main.bicep and infra/modules/",
+        root.display()
+    );
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let toks = tokenize(&text).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (fix the Bicep, or the tokenizer in tests/infra_drift.rs)",
+                    path.display()
+                )
+            });
+            BicepFile { path, toks }
+        })
+        .collect()
+}
+
+fn collect_bicep(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries =
+        fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry
+            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+            .path();
+        if path.is_dir() {
+            collect_bicep(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "bicep") {
+            out.push(path);
+        }
+    }
+}
+
+fn describe(files: &[BicepFile]) -> String {
+    let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+    names.join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the Bicep declares
+// ---------------------------------------------------------------------------------------------
+
+/// Names of all app settings: `appSettings: [ { name: 'X' ... } ]` arrays, `appSettings: { X: ... }`
+/// objects, and `Microsoft.Web/sites/config` resources named 'appsettings'.
+fn app_setting_names(files: &[BicepFile]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for file in files {
+        let toks = &file.toks;
+        for i in 0..toks.len() {
+            if !is_key_at(toks, i, "appSettings") {
+                continue;
+            }
+            let open = i + 2;
+            let Some(close) = matching_close(toks, open) else {
+                continue;
+            };
+            match toks[open] {
+                Tok::Punct('[') => {
+                    for element in depth1_indices(toks, open, close) {
+                        if toks[element] != Tok::Punct('{') {
+                            continue;
+                        }
+                        if let Some(end) = matching_close(toks, element) {
+                            if let Some(name) = literal_value_of(toks, element, end, "name") {
+                                names.insert(name);
+                            }
+                        }
+                    }
+                }
+                Tok::Punct('{') => names.extend(object_keys(toks, open, close)),
+                _ => {}
+            }
+        }
+        for res in resources(toks) {
+            if !res.type_lower.starts_with("microsoft.web/sites/config@") || res.is_loop {
+                continue;
+            }
+            let named_appsettings = literal_value_of(toks, res.open, res.close, "name")
+                .is_some_and(|n| n.eq_ignore_ascii_case("appsettings"));
+            if !named_appsettings {
+                continue;
+            }
+            if let Some(props) = value_index(toks, res.open, res.close, "properties") {
+                if toks[props] == Tok::Punct('{') {
+                    if let Some(end) = matching_close(toks, props) {
+                        names.extend(object_keys(toks, props, end));
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Literal names of the (non-`existing`) resources whose type contains `type_fragment`
+/// (lower case, e.g. "/tableservices/tables@"). For a loop (`[for x in SOURCE: {...}]`) the
+/// string literals of SOURCE count: an inline array, or a `var`/`param` array in the same file.
+fn resource_names(files: &[BicepFile], type_fragment: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for file in files {
+        let toks = &file.toks;
+        for res in resources(toks) {
+            if res.existing || !res.type_lower.contains(type_fragment) {
+                continue;
+            }
+            if !res.is_loop {
+                if let Some(name) = literal_value_of(toks, res.open, res.close, "name") {
+                    names.insert(name);
+                }
+                continue;
+            }
+            // [for <item or (item, index)> in SOURCE: BODY]
+            let Some(in_at) = (res.open..res.close).find(|&k| toks[k] == Tok::Ident("in".into()))
+            else {
+                continue;
+            };
+            let source = in_at + 1;
+            let mut source_end = source;
+            match toks.get(source) {
+                Some(Tok::Punct('[')) => {
+                    if let Some(end) = matching_close(toks, source) {
+                        names.extend(string_literals(&toks[source..end]));
+                        source_end = end;
+                    }
+                }
+                Some(Tok::Ident(symbol)) if toks.get(source + 1) == Some(&Tok::Punct(':')) => {
+                    names.extend(array_declared_as(toks, symbol));
+                }
+                _ => {}
+            }
+            let body = (source_end..res.close).find(|&k| toks[k] == Tok::Punct('{'));
+            if let Some(body) = body {
+                if let Some(end) = matching_close(toks, body) {
+                    if let Some(name) = literal_value_of(toks, body, end, "name") {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The string literals of `var NAME = [ ... ]` or `param NAME <type> = [ ... ]`.
+fn array_declared_as(toks: &[Tok], symbol: &str) -> Vec<String> {
+    for i in 0..toks.len() {
+        if !at_statement_start(toks, i) || toks.get(i + 1) != Some(&Tok::Ident(symbol.into())) {
+            continue;
+        }
+        let eq = match &toks[i] {
+            Tok::Ident(k) if k == "var" => i + 2,
+            Tok::Ident(k) if k == "param" => i + 3,
+            _ => continue,
+        };
+        if toks.get(eq) == Some(&Tok::Punct('=')) && toks.get(eq + 1) == Some(&Tok::Punct('[')) {
+            if let Some(end) = matching_close(toks, eq + 1) {
+                return string_literals(&toks[eq + 1..end]);
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Values of `name` in every `functionAppConfig: { runtime: { name: '...' } }`.
+fn function_app_runtime_names(files: &[BicepFile]) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in files {
+        let toks = &file.toks;
+        for i in 0..toks.len() {
+            if !is_key_at(toks, i, "functionAppConfig") || toks[i + 2] != Tok::Punct('{') {
+                continue;
+            }
+            let Some(end) = matching_close(toks, i + 2) else {
+                continue;
+            };
+            let Some(runtime) = value_index(toks, i + 2, end, "runtime") else {
+                continue;
+            };
+            if toks[runtime] != Tok::Punct('{') {
+                continue;
+            }
+            if let Some(runtime_end) = matching_close(toks, runtime) {
+                if let Some(name) = literal_value_of(toks, runtime, runtime_end, "name") {
+                    found.push(name);
+                }
+            }
+        }
+    }
+    found
+}
+
+struct Output {
+    name: String,
+    toks: Vec<Tok>,
+}
+
+/// Every `output NAME TYPE = EXPR` statement, with the tokens of the whole statement.
+fn outputs(toks: &[Tok]) -> Vec<Output> {
+    let mut found = Vec::new();
+    for i in 0..toks.len() {
+        if toks[i] != Tok::Ident("output".into()) || !at_statement_start(toks, i) {
+            continue;
+        }
+        let name = match toks.get(i + 1) {
+            Some(Tok::Ident(n)) => n.clone(),
+            _ => continue,
+        };
+        // The statement ends at the first newline outside brackets.
+        let mut end = i;
+        let mut k = i;
+        while k < toks.len() {
+            match toks[k] {
+                Tok::Newline => break,
+                Tok::Punct('{' | '[' | '(') => match matching_close(toks, k) {
+                    Some(close) => k = close,
+                    None => k = toks.len() - 1,
+                },
+                _ => {}
+            }
+            end = k;
+            k += 1;
+        }
+        found.push(Output {
+            name,
+            toks: toks[i..=end].to_vec(),
+        });
+    }
+    found
+}
+
+/// Why an output statement looks like it exposes a secret, if it does.
+fn secret_in_output(toks: &[Tok]) -> Option<&'static str> {
+    for (k, tok) in toks.iter().enumerate() {
+        let (text, is_ident) = match tok {
+            Tok::Ident(s) => (s.to_ascii_lowercase(), true),
+            Tok::Str { value, .. } => (value.to_ascii_lowercase(), false),
+            _ => continue,
+        };
+        if is_ident && text.starts_with("list") && toks.get(k + 1) == Some(&Tok::Punct('(')) {
+            return Some("the result of a list*() call (listKeys, listConnectionStrings, ...)");
+        }
+        if text.contains("connectionstring") {
+            return Some("a connection string");
+        }
+        if text.contains("key") && !text.contains("keyvault") {
+            return Some("a key");
+        }
+        if text.contains("secret") || text.contains("password") {
+            return Some("a secret");
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token helpers
+// ---------------------------------------------------------------------------------------------
+
+struct Resource {
+    type_lower: String,
+    existing: bool,
+    is_loop: bool,
+    /// Index of the body's `{` (or of the loop's `[`) and of its closing bracket.
+    open: usize,
+    close: usize,
+}
+
+/// Every `resource SYMBOL 'TYPE@VERSION' [existing] = [if (COND)] {...} | [for ...]` declaration.
+fn resources(toks: &[Tok]) -> Vec<Resource> {
+    let mut found = Vec::new();
+    for i in 0..toks.len() {
+        if toks[i] != Tok::Ident("resource".into()) || !at_statement_start(toks, i) {
+            continue;
+        }
+        let (Some(Tok::Ident(_)), Some(Tok::Str { value, .. })) =
+            (toks.get(i + 1), toks.get(i + 2))
+        else {
+            continue;
+        };
+        let mut k = i + 3;
+        let existing = toks.get(k) == Some(&Tok::Ident("existing".into()));
+        if existing {
+            k += 1;
+        }
+        if toks.get(k) != Some(&Tok::Punct('=')) {
+            continue;
+        }
+        k += 1;
+        if toks.get(k) == Some(&Tok::Ident("if".into())) {
+            match matching_close(toks, k + 1) {
+                Some(close) if toks[k + 1] == Tok::Punct('(') => k = close + 1,
+                _ => continue,
+            }
+        }
+        let is_loop = match toks.get(k) {
+            Some(Tok::Punct('{')) => false,
+            Some(Tok::Punct('[')) => true,
+            _ => continue,
+        };
+        if let Some(close) = matching_close(toks, k) {
+            found.push(Resource {
+                type_lower: value.to_ascii_lowercase(),
+                existing,
+                is_loop,
+                open: k,
+                close,
+            });
+        }
+    }
+    found
+}
+
+/// True when `toks[i]` is the first token of a line (decorators sit on lines of their own).
+fn at_statement_start(toks: &[Tok], i: usize) -> bool {
+    i == 0 || toks[i - 1] == Tok::Newline
+}
+
+/// True when `toks[i]` is the object key `key` (an identifier or a plain string) followed by `:`.
+fn is_key_at(toks: &[Tok], i: usize, key: &str) -> bool {
+    let is_key = match &toks[i] {
+        Tok::Ident(s) => s == key,
+        Tok::Str {
+            value,
+            interpolated: false,
+        } => value == key,
+        _ => false,
+    };
+    is_key
+        && toks.get(i + 1) == Some(&Tok::Punct(':'))
+        && toks.get(i + 2).is_some()
+        && (i == 0 || matches!(toks[i - 1], Tok::Newline | Tok::Punct('{' | ',')))
+}
+
+/// Index of the closing bracket matching the opening bracket at `open` (`{`, `[` or `(`).
+fn matching_close(toks: &[Tok], open: usize) -> Option<usize> {
+    let mut stack = Vec::new();
+    for (k, tok) in toks.iter().enumerate().skip(open) {
+        match tok {
+            Tok::Punct('{') => stack.push('}'),
+            Tok::Punct('[') => stack.push(']'),
+            Tok::Punct('(') => stack.push(')'),
+            Tok::Punct(c @ ('}' | ']' | ')')) => {
+                if stack.pop() != Some(*c) {
+                    return None;
+                }
+                if stack.is_empty() {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+        if k == open && stack.is_empty() {
+            return None; // `open` is not an opening bracket
+        }
+    }
+    None
+}
+
+/// Indices of the tokens directly inside the brackets `open`..`close` (not nested deeper).
+fn depth1_indices(toks: &[Tok], open: usize, close: usize) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut k = open + 1;
+    while k < close {
+        found.push(k);
+        if matches!(toks[k], Tok::Punct('{' | '[' | '(')) {
+            match matching_close(toks, k) {
+                Some(end) => k = end,
+                None => break,
+            }
+        }
+        k += 1;
+    }
+    found
+}
+
+/// Index of the first token of the value of `key` directly inside the object `open`..`close`.
+fn value_index(toks: &[Tok], open: usize, close: usize, key: &str) -> Option<usize> {
+    depth1_indices(toks, open, close)
+        .into_iter()
+        .find(|&k| is_key_at(toks, k, key))
+        .map(|k| k + 2)
+        .filter(|&v| v < close)
+}
+
+/// The value of `key` directly inside the object `open`..`close`, when it is a plain string.
+fn literal_value_of(toks: &[Tok], open: usize, close: usize, key: &str) -> Option<String> {
+    match &toks[value_index(toks, open, close, key)?] {
+        Tok::Str {
+            value,
+            interpolated: false,
+        } => Some(value.clone()),
+        _ => None,
+    }
+}
+
+/// The keys directly inside the object `open`..`close`.
+fn object_keys(toks: &[Tok], open: usize, close: usize) -> Vec<String> {
+    depth1_indices(toks, open, close)
+        .into_iter()
+        .filter_map(|k| match &toks[k] {
+            Tok::Ident(s) if is_key_at(toks, k, s) => Some(s.clone()),
+            Tok::Str {
+                value,
+                interpolated: false,
+            } if is_key_at(toks, k, value) => Some(value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The plain (not interpolated) string literals among `toks`.
+fn string_literals(toks: &[Tok]) -> Vec<String> {
+    toks.iter()
+        .filter_map(|t| match t {
+            Tok::Str {
+                value,
+                interpolated: false,
+            } => Some(value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small Bicep tokenizer: identifiers, strings, numbers, punctuation and line ends.
+// Comments are dropped, so text in comments never counts.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    /// A string literal. `value` has escapes resolved; an interpolated string keeps its
+    /// `${...}` parts as written and is never taken as a literal name.
+    Str {
+        value: String,
+        interpolated: bool,
+    },
+    Number,
+    Punct(char),
+    Newline,
+}
+
+fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
+    let chars: Vec<char> = src.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '\n' {
+            toks.push(Tok::Newline);
+            i += 1;
+        } else if c.is_whitespace() {
+            i += 1;
+        } else if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let start = i;
+            i += 2;
+            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            if i >= chars.len() {
+                return Err(format!(
+                    "line {}: unterminated /* comment",
+                    line_of(&chars, start)
+                ));
+            }
+            if chars[start..i].contains(&'\n') {
+                toks.push(Tok::Newline);
+            }
+            i += 2;
+        } else if c == '\'' && next == Some('\'') && chars.get(i + 2) == Some(&'\'') {
+            // '''multi-line string''': no escapes, no interpolation.
+            let start = i;
+            i += 3;
+            let mut value = String::new();
+            loop {
+                if i >= chars.len() {
+                    return Err(format!(
+                        "line {}: unterminated ''' string",
+                        line_of(&chars, start)
+                    ));
+                }
+                if chars[i] == '\''
+                    && chars.get(i + 1) == Some(&'\'')
+                    && chars.get(i + 2) == Some(&'\'')
+                {
+                    i += 3;
+                    break;
+                }
+                value.push(chars[i]);
+                i += 1;
+            }
+            toks.push(Tok::Str {
+                value,
+                interpolated: false,
+            });
+        } else if c == '\'' {
+            let (value, interpolated, end) = scan_string(&chars, i)?;
+            toks.push(Tok::Str {
+                value,
+                interpolated,
+            });
+            i = end;
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            toks.push(Tok::Ident(chars[start..i].iter().collect()));
+        } else if c.is_ascii_digit() {
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            toks.push(Tok::Number);
+        } else {
+            toks.push(Tok::Punct(c));
+            i += 1;
+        }
+    }
+    Ok(toks)
+}
+
+/// Scans the single-quoted string starting at `chars[start] == '\''`.
+/// Returns its value, whether it has `${...}` parts, and the index just past its closing quote.
+fn scan_string(chars: &[char], start: usize) -> Result<(String, bool, usize), String> {
+    let mut value = String::new();
+    let mut interpolated = false;
+    let mut i = start + 1;
+    loop {
+        let Some(&c) = chars.get(i) else {
+            return Err(format!(
+                "line {}: unterminated string",
+                line_of(chars, start)
+            ));
+        };
+        match c {
+            '\n' => {
+                return Err(format!(
+                    "line {}: string runs past the end of the line",
+                    line_of(chars, start)
+                ))
+            }
+            '\'' => return Ok((value, interpolated, i + 1)),
+            '\\' => {
+                let Some(&e) = chars.get(i + 1) else {
+                    return Err(format!(
+                        "line {}: unterminated string",
+                        line_of(chars, start)
+                    ));
+                };
+                value.push(match e {
+                    'n' => '\n',
+                    'r' => '\r',
+                    't' => '\t',
+                    other => other, // \\ \' \$ and \u{...} (kept as written)
+                });
+                i += 2;
+            }
+            '$' if chars.get(i + 1) == Some(&'{') => {
+                // ${ expression }: copy it as written; it may hold strings and braces.
+                interpolated = true;
+                value.push_str("${");
+                i += 2;
+                let mut depth = 1;
+                while depth > 0 {
+                    let Some(&e) = chars.get(i) else {
+                        return Err(format!(
+                            "line {}: unterminated ${{...}} in string",
+                            line_of(chars, start)
+                        ));
+                    };
+                    match e {
+                        '\'' => {
+                            let (_, _, end) = scan_string(chars, i)?;
+                            value.extend(&chars[i..end]);
+                            i = end;
+                            continue;
+                        }
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    value.push(e);
+                    i += 1;
+                }
+            }
+            other => {
+                value.push(other);
+                i += 1;
+            }
+        }
+    }
+}
+
+fn line_of(chars: &[char], index: usize) -> usize {
+    chars[..index.min(chars.len())]
+        .iter()
+        .filter(|&&c| c == '\n')
+        .count()
+        + 1
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests of the reader itself, on small snippets (they do not need infra/ or the handler).
+// ---------------------------------------------------------------------------------------------
+
+fn snippet(src: &str) -> Vec<BicepFile> {
+    vec![BicepFile {
+        path: PathBuf::from("snippet.bicep"),
+        toks: tokenize(src).expect("snippet tokenizes"),
+    }]
+}
+
+#[test]
+fn reader_handles_strings_comments_and_interpolation() {
+    let toks = tokenize(
+        "var a = 'it\\'s ${b ? 'x}' : '{y'} done' // 'not: a string\n/* name: 'c' */ var c = '''\nraw ${x}'''",
+    )
+    .unwrap();
+    assert_eq!(
+        toks[3],
+        Tok::Str {
+            value: "it's ${b ? 'x}' : '{y'} done".into(),
+            interpolated: true
+        }
+    );
+    assert_eq!(toks[4], Tok::Newline);
+    assert!(!toks.iter().any(|t| *t
+        == Tok::Str {
+            value: "not: a string".into(),
+            interpolated: false
+        }));
+    assert!(!toks.iter().any(|t| *t
+        == Tok::Str {
+            value: "c".into(),
+            interpolated: false
+        }));
+    assert_eq!(
+        toks.last(),
+        Some(&Tok::Str {
+            value: "\nraw ${x}".into(),
+            interpolated: false
+        })
+    );
+    assert!(tokenize("var a = 'open").is_err());
+}
+
+#[test]
+fn reader_finds_app_settings_in_arrays_objects_and_config_resources() {
+    let files = snippet(
+        "resource site 'Microsoft.Web/sites@2024-04-01' = {
+  properties: {
+    siteConfig: {
+      appSettings: [
+        {
+          name: 'A_SETTING'
+          value: cond ? 'x' : 'y'
+        }
+        { name: 'B_SETTING', value: '${x}' }
+        // { name: 'COMMENTED_OUT', value: '' }
+      ]
+    }
+    functionAppConfig: {
+      runtime: {
+        name: 'custom'
+        version: '1.0'
+      }
+    }
+  }
+}
+resource cfg 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: {
+    C_SETTING: 'c'
+    'D_SETTING': d
+  }
+}
+var more = {
+  appSettings: {
+    E_SETTING: 'e'
+  }
+}
+",
+    );
+    let names: Vec<String> = app_setting_names(&files).into_iter().collect();
+    assert_eq!(
+        names,
+        [
+            "A_SETTING",
+            "B_SETTING",
+            "C_SETTING",
+            "D_SETTING",
+            "E_SETTING"
+        ]
+    );
+    assert_eq!(function_app_runtime_names(&files), ["custom"]);
+}
+
+#[test]
+fn reader_finds_tables_and_containers_plain_conditional_and_looped() {
+    let files = snippet(
+        "param extraTables array = [
+  'fromparam'
+]
+var containerNames = [ 'fromvar', 'other' ]
+resource t1 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: 'records'
+}
+resource t2 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = if (on) {
+  name: 'conditional'
+}
+resource t3 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for t in extraTables: {
+  name: t
+}]
+resource t4 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for (t, i) in [ 'inline' ]: {
+  name: t
+}]
+resource old 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
+  name: 'existing'
+}
+resource c 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for n in containerNames: {
+  name: n
+  properties: { publicAccess: 'None' }
+}]
+resource d 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  name: 'pkg-${suffix}'
+}
+",
+    );
+    let tables: Vec<String> = resource_names(&files, "/tableservices/tables@")
+        .into_iter()
+        .collect();
+    assert_eq!(tables, ["conditional", "fromparam", "inline", "records"]);
+    let containers: Vec<String> = resource_names(&files, "/blobservices/containers@")
+        .into_iter()
+        .collect();
+    assert_eq!(containers, ["fromvar", "other"]);
+}
+
+#[test]
+fn reader_flags_outputs_with_keys_or_connection_strings() {
+    let files = snippet(
+        "output appName string = site.name
+output hostname string = site.properties.defaultHostName
+output cs string = appInsights.properties.ConnectionString
+output k string = storage.listKeys().keys[0].value
+output obj object = {
+  a: sa.properties.primaryEndpoints.blob
+  b: instrumentationKey
+}
+",
+    );
+    let flagged: Vec<(String, Option<&str>)> = outputs(&files[0].toks)
+        .into_iter()
+        .map(|o| (o.name, secret_in_output(&o.toks)))
+        .collect();
+    assert_eq!(flagged.len(), 5);
+    assert_eq!(flagged[0].1, None);
+    assert_eq!(flagged[1].1, None);
+    assert_eq!(flagged[2].1, Some("a connection string"));
+    assert!(flagged[3].1.is_some_and(|why| why.contains("list*()")));
+    assert_eq!(flagged[4].1, Some("a key"));
+}

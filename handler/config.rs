@@ -2,9 +2,11 @@
 //! anything listens. [`SETTINGS`] is the single list of every variable the handler reads: the
 //! README's configuration table and the infra drift test are both checked against it.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use thiserror::Error;
+
+use crate::storage::{self, azure::Connection, Backend, StorageConfig};
 
 /// Port `func start` listens on by default, so local URLs look the same with or without the host.
 pub const DEFAULT_PORT: u16 = 7071;
@@ -34,6 +36,12 @@ pub const PORT: &str = "PORT";
 pub const LOG_FORMAT: &str = "LOG_FORMAT";
 pub const RUST_LOG: &str = "RUST_LOG";
 pub const SHUTDOWN_TIMEOUT_SECS: &str = "SHUTDOWN_TIMEOUT_SECS";
+pub const STORAGE_CONNECTION_STRING: &str = "STORAGE_CONNECTION_STRING";
+pub const STORAGE_ACCOUNT_NAME: &str = "STORAGE_ACCOUNT_NAME";
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+pub const RECORDS_TABLE: &str = "RECORDS_TABLE";
+pub const DATA_DIR: &str = "DATA_DIR";
+pub const STORAGE_TIMEOUT_MS: &str = "STORAGE_TIMEOUT_MS";
 
 pub const SETTINGS: &[Setting] = &[
     Setting {
@@ -66,6 +74,42 @@ pub const SETTINGS: &[Setting] = &[
         description: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.",
         deploy: Deploy::LocalOnly,
     },
+    Setting {
+        name: STORAGE_CONNECTION_STRING,
+        default: None,
+        description: "Azure Storage connection string (account key or SAS), or `UseDevelopmentStorage=true` for Azurite. A secret: never logged.",
+        deploy: Deploy::LocalOnly,
+    },
+    Setting {
+        name: STORAGE_ACCOUNT_NAME,
+        default: None,
+        description: "Storage account reached with the app's managed identity (no keys). Used when no connection string is set.",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: AZURE_CLIENT_ID,
+        default: None,
+        description: "Client id of the user-assigned managed identity to use for storage; unset = the system-assigned one.",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: RECORDS_TABLE,
+        default: Some("records"),
+        description: "Table holding the records (created at start if missing).",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: DATA_DIR,
+        default: Some("./.data"),
+        description: "Where the embedded backend (used when neither storage variable above is set) keeps its SQLite file.",
+        deploy: Deploy::LocalOnly,
+    },
+    Setting {
+        name: STORAGE_TIMEOUT_MS,
+        default: Some("10000"),
+        description: "Timeout of each call to Azure Storage (connect timeout: the smaller of this and 5 s).",
+        deploy: Deploy::LocalOnly,
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +124,18 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub shutdown_timeout: Duration,
+    pub storage: StorageConfig,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name}={value:?} is not a valid TCP port (1-65535)")]
     InvalidPort { name: &'static str, value: String },
+    #[error("set either {first} or {second}, not both")]
+    Conflict {
+        first: &'static str,
+        second: &'static str,
+    },
     #[error("{name}={value:?} is not valid: expected {expected}")]
     Invalid {
         name: &'static str,
@@ -148,8 +198,79 @@ impl Config {
             log_format,
             log_filter: set(RUST_LOG).unwrap_or_else(|| "info".to_owned()),
             shutdown_timeout,
+            storage: storage_config(&set)?,
         })
     }
+}
+
+fn storage_config(set: &impl Fn(&str) -> Option<String>) -> Result<StorageConfig, ConfigError> {
+    let backend = match (set(STORAGE_CONNECTION_STRING), set(STORAGE_ACCOUNT_NAME)) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Conflict {
+                first: STORAGE_CONNECTION_STRING,
+                second: STORAGE_ACCOUNT_NAME,
+            })
+        }
+        (Some(connection_string), None) => {
+            storage::azure::check_connection_string(&connection_string).map_err(|why| {
+                ConfigError::Invalid {
+                    name: STORAGE_CONNECTION_STRING,
+                    // Never echo a connection string: it holds the account key.
+                    value: "<redacted>".into(),
+                    expected: why,
+                }
+            })?;
+            Backend::Azure(Connection::ConnectionString(connection_string))
+        }
+        (None, Some(account)) => {
+            let account = account.trim().to_owned();
+            let valid = (3..=24).contains(&account.len())
+                && account
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: STORAGE_ACCOUNT_NAME,
+                    value: account,
+                    expected: "3 to 24 lower-case letters and digits",
+                });
+            }
+            Backend::Azure(Connection::ManagedIdentity {
+                account,
+                client_id: set(AZURE_CLIENT_ID).map(|id| id.trim().to_owned()),
+            })
+        }
+        (None, None) => Backend::Embedded {
+            data_dir: PathBuf::from(set(DATA_DIR).unwrap_or_else(|| "./.data".to_owned())),
+        },
+    };
+    let records_table = set(RECORDS_TABLE).unwrap_or_else(|| "records".to_owned());
+    if !storage::valid_table_name(&records_table) {
+        return Err(ConfigError::Invalid {
+            name: RECORDS_TABLE,
+            value: records_table,
+            expected: "3 to 63 letters and digits, starting with a letter",
+        });
+    }
+    let timeout = match set(STORAGE_TIMEOUT_MS) {
+        None => Duration::from_secs(10),
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| (100..=120_000).contains(ms))
+            .map(Duration::from_millis)
+            .ok_or(ConfigError::Invalid {
+                name: STORAGE_TIMEOUT_MS,
+                value,
+                expected: "milliseconds from 100 to 120000",
+            })?,
+    };
+    Ok(StorageConfig {
+        backend,
+        records_table,
+        timeout,
+    })
 }
 
 fn parse_port(name: &'static str, value: &str) -> Result<u16, ConfigError> {
@@ -216,6 +337,42 @@ mod tests {
     }
 
     #[test]
+    fn storage_defaults_to_the_embedded_backend() {
+        let c = config(None, &[]).unwrap();
+        assert!(
+            matches!(c.storage.backend, Backend::Embedded { ref data_dir } if data_dir == &PathBuf::from("./.data"))
+        );
+        assert_eq!(c.storage.records_table, "records");
+    }
+
+    #[test]
+    fn storage_settings_are_validated_without_echoing_secrets() {
+        let err = config(None, &[(STORAGE_CONNECTION_STRING, "AccountKey=c2VjcmV0")]).unwrap_err();
+        assert!(err.to_string().contains(STORAGE_CONNECTION_STRING), "{err}");
+        assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+        assert!(config(None, &[(STORAGE_ACCOUNT_NAME, "Bad_Name")]).is_err());
+        assert!(config(None, &[(RECORDS_TABLE, "re-cords")]).is_err());
+        assert!(config(
+            None,
+            &[
+                (STORAGE_CONNECTION_STRING, "UseDevelopmentStorage=true"),
+                (STORAGE_ACCOUNT_NAME, "acct")
+            ]
+        )
+        .is_err());
+        let c = config(
+            None,
+            &[(STORAGE_ACCOUNT_NAME, "acct123"), (AZURE_CLIENT_ID, "abc")],
+        )
+        .unwrap();
+        assert!(matches!(
+            c.storage.backend,
+            Backend::Azure(Connection::ManagedIdentity { ref account, client_id: Some(ref id) })
+                if account == "acct123" && id == "abc"
+        ));
+    }
+
+    #[test]
     fn json_logs_are_case_insensitive() {
         let c = config(None, &[(LOG_FORMAT, "JSON")]).unwrap();
         assert_eq!(c.log_format, LogFormat::Json);
@@ -229,6 +386,12 @@ mod tests {
             LOG_FORMAT,
             RUST_LOG,
             SHUTDOWN_TIMEOUT_SECS,
+            STORAGE_CONNECTION_STRING,
+            STORAGE_ACCOUNT_NAME,
+            AZURE_CLIENT_ID,
+            RECORDS_TABLE,
+            DATA_DIR,
+            STORAGE_TIMEOUT_MS,
         ] {
             assert!(
                 SETTINGS.iter().any(|s| s.name == name),

@@ -13,7 +13,7 @@ use serde::Serialize;
 use thiserror::Error;
 use utoipa::ToSchema;
 
-use crate::host;
+use crate::{host, storage::StorageError};
 
 /// An error a request can end in. Functions return these; nothing else builds error bodies.
 #[derive(Debug, Error)]
@@ -31,6 +31,14 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// An If-Match that no longer matches: the client must re-read.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A dependency (storage) is down or throttling; the cause is logged, not shown.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
     /// Anything a status code alone describes (405, 414, 504, ...), mostly from the framework.
@@ -66,6 +74,9 @@ impl AppError {
                 StatusCode::BAD_REQUEST
             }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Status { status, .. } => *status,
@@ -79,6 +90,9 @@ impl AppError {
             Self::MalformedBody(_) => "malformed_body",
             Self::InvalidInvocation(_) => "invalid_invocation",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PreconditionFailed(_) => "precondition_failed",
+            Self::Unavailable(_) => "service_unavailable",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Status { status, .. } => code_for_status(*status),
@@ -153,6 +167,10 @@ impl IntoResponse for AppError {
                 tracing::error!(error = %cause, source = ?cause.source(), "request failed with an internal error");
                 "internal error".to_owned()
             }
+            Self::Unavailable(cause) => {
+                tracing::error!(error = %cause, "a dependency is unavailable");
+                "a backing service is unavailable; retry shortly".to_owned()
+            }
             other => other.to_string(),
         };
         let body = ErrorBody {
@@ -165,7 +183,7 @@ impl IntoResponse for AppError {
         let json = serde_json::to_vec(&body).unwrap_or_else(|_| {
             br#"{"error":{"code":"internal","message":"internal error"}}"#.to_vec()
         });
-        (
+        let mut response = (
             status,
             [(
                 header::CONTENT_TYPE,
@@ -173,7 +191,28 @@ impl IntoResponse for AppError {
             )],
             json,
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::NotFound => Self::NotFound("not found".into()),
+            StorageError::AlreadyExists => Self::Conflict("already exists".into()),
+            StorageError::PreconditionFailed => Self::PreconditionFailed(
+                "it changed since you read it (If-Match does not match its ETag): GET it again"
+                    .into(),
+            ),
+            StorageError::Unavailable(cause) => Self::Unavailable(cause),
+            StorageError::Backend(cause) => Self::internal(cause),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //!   `#[utoipa::path]` so the router and the OpenAPI document come from one place.
 //! - [`error`]: the one error type and its mapping to `{"error": {"code", "message"}}`.
 //! - [`logging`]: one line per request, text or JSON, secrets redacted.
+//! - [`storage`]: the data layer: domain services over Azure Table storage or embedded SQLite.
 //! - [`package`]: assembles `dist/` and `dist.zip` for zip deploy and `func start`.
 //!
 //! [`app`] builds the whole service; `main.rs` only reads config, binds and calls [`serve`].
@@ -18,6 +19,7 @@ pub mod functions;
 pub mod host;
 pub mod logging;
 pub mod package;
+pub mod storage;
 
 use std::{
     future::{Future, IntoFuture},
@@ -41,8 +43,18 @@ use crate::error::AppError;
 
 /// Shared, cheaply clonable state handed to every function. Clients built once at start
 /// (storage, TfL) live here.
-#[derive(Clone, Debug, Default)]
-pub struct AppState {}
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub storage: storage::LazyStorage,
+}
+
+impl AppState {
+    pub fn new(config: &config::Config) -> Self {
+        Self {
+            storage: storage::LazyStorage::new(config.storage.clone()),
+        }
+    }
+}
 
 /// The complete service: every function under `/api`, the readiness probe on `/`, and the
 /// invocation payload adapter on `/<function>`.

@@ -78,7 +78,16 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
             }
         };
         tracing::info!(%address, "listening");
-        let app = handler::app(handler::AppState::default());
+        let state = handler::AppState::new(&config);
+        // Open storage now, in the background: `/` must answer before it is ready, and the
+        // first request that needs storage should not pay for creating tables.
+        let warm = state.storage.clone();
+        tokio::spawn(async move {
+            if let Err(error) = warm.get().await {
+                tracing::warn!(%error, "storage is not ready yet; requests will retry");
+            }
+        });
+        let app = handler::app(state);
         match handler::serve(
             listener,
             app,

@@ -37,7 +37,12 @@ fn the_configuration_table_matches_the_code() {
         .map(|s| {
             (
                 s.name.to_owned(),
-                s.default.unwrap_or("set by the host").to_owned(),
+                match (s.default, s.deploy) {
+                    (Some(default), _) => default,
+                    (None, handler::config::Deploy::Host) => "set by the host",
+                    (None, _) => "unset",
+                }
+                .to_owned(),
             )
         })
         .collect();

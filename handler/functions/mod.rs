@@ -3,7 +3,9 @@
 //! `functions/<name>/function.json`; the contract test checks the two agree.
 
 pub mod hello;
+pub mod json;
 pub mod openapi;
+pub mod records;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -11,11 +13,18 @@ use crate::AppState;
 
 /// Function names, as the host knows them (the folder names under `functions/`). The JSON
 /// invocation payload adapter accepts `POST /<name>` for these.
-pub const NAMES: &[&str] = &["hello", "openapi"];
+pub const NAMES: &[&str] = &["hello", "openapi", "records"];
 
 /// Every function's routes, with their OpenAPI operations.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base_document())
         .routes(routes!(hello::hello))
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(records::list, records::create))
+        .routes(routes!(
+            records::get,
+            records::replace,
+            records::patch,
+            records::delete
+        ))
 }

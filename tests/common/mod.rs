@@ -16,13 +16,51 @@ pub struct TestApp {
     pub address: std::net::SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
+    /// The embedded backend's directory, removed when the test ends.
+    pub data_dir: tempfile::TempDir,
 }
 
-/// Serves the app as `main` does, on 127.0.0.1:0, for the rest of the test.
+/// The Azurite that `scripts/test` started. Missing Azurite is a failure, never a skip.
+pub fn azurite_connection_string() -> String {
+    std::env::var("AZURITE_CONNECTION_STRING").unwrap_or_else(|_| {
+        panic!("AZURITE_CONNECTION_STRING is not set: run the tests with scripts/test, which starts Azurite")
+    })
+}
+
+/// A table name no other test uses, so tests can share one Azurite.
+pub fn unique_table(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Settings for the app under test on Azurite, in a table of its own.
+pub fn azurite_settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("STORAGE_CONNECTION_STRING", azurite_connection_string()),
+        ("RECORDS_TABLE", unique_table("records")),
+    ]
+}
+
+/// Serves the app as `main` does, on 127.0.0.1:0, with the embedded backend in a fresh
+/// directory, for the rest of the test.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with these settings on top of the defaults.
+pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let data_path = data_dir.path().to_string_lossy().into_owned();
+    let config = handler::config::Config::from_lookup(None, |name| {
+        settings
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| (name == "DATA_DIR").then(|| data_path.clone()))
+    })
+    .expect("test configuration");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = handler::app(handler::AppState::default());
+    let app = handler::app(handler::AppState::new(&config));
     tokio::spawn(handler::serve(
         listener,
         app,
@@ -36,6 +74,7 @@ pub async fn spawn_app() -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
+        data_dir,
     }
 }
 

@@ -1,0 +1,408 @@
+//! `records`: the classic `fruit(name, price)` table as a REST resource on Table storage, with
+//! ETags for optimistic concurrency. Until accounts exist every record belongs to the `public`
+//! owner.
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    error::{AppError, ErrorBody},
+    functions::json,
+    storage::{
+        records::{self, Fields, ListOptions, Owner, Patch, Price, Record, RecordId, RecordName},
+        ETag, StorageError,
+    },
+    AppState,
+};
+
+const CONTINUATION_HEADER: &str = "x-continuation";
+
+/// A record as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordBody {
+    /// Server-generated UUID (time-ordered).
+    #[schema(example = "01937c5e-8f2a-7c3b-9d4e-5f6a7b8c9d0e")]
+    id: String,
+    #[schema(example = "apple")]
+    name: String,
+    /// Price in pence.
+    #[schema(example = 300)]
+    price: i64,
+    /// RFC 3339 UTC.
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&Record> for RecordBody {
+    fn from(record: &Record) -> Self {
+        Self {
+            id: record.id.to_string(),
+            name: record.name.clone(),
+            price: record.price,
+            created_at: record.created_at.clone(),
+            updated_at: record.updated_at.clone(),
+        }
+    }
+}
+
+/// A page of records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordPage {
+    records: Vec<RecordBody>,
+    /// Pass as `?continuation=` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continuation: Option<String>,
+}
+
+/// POST and PUT body: every field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordInput {
+    /// 1 to 50 characters after trimming, no control characters.
+    #[schema(example = "apple")]
+    name: String,
+    /// Integer pence, 0 to 1000000000.
+    #[schema(example = 300)]
+    price: i64,
+}
+
+/// PATCH body: the fields to change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPatch {
+    name: Option<String>,
+    price: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only records with exactly this name.
+    name: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<String>,
+    /// The `continuation` of the previous page.
+    continuation: Option<String>,
+}
+
+fn invalid(error: records::Invalid) -> AppError {
+    AppError::InvalidInput(error.0)
+}
+
+fn fields(input: RecordInput) -> Result<Fields, AppError> {
+    Ok(Fields {
+        name: RecordName::parse(&input.name).map_err(invalid)?,
+        price: Price::parse(input.price).map_err(invalid)?,
+    })
+}
+
+fn record_id(id: &str) -> Result<RecordId, AppError> {
+    RecordId::parse(id).map_err(invalid)
+}
+
+fn not_found(id: &RecordId) -> impl FnOnce(StorageError) -> AppError + '_ {
+    move |error| match error {
+        StorageError::NotFound => AppError::NotFound(format!("no record {id}")),
+        other => other.into(),
+    }
+}
+
+/// `If-Match` / `If-None-Match`: `*` means any version, which for writes is just "exists".
+fn etag_condition(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<ETag>, AppError> {
+    let Some(value) = headers.get(&name) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::InvalidInput(format!("{name} is not a valid ETag")))?
+        .trim();
+    Ok((value != "*").then(|| ETag(value.to_owned())))
+}
+
+fn with_etag(mut response: Response, etag: &ETag) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&etag.0) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+fn location(id: &RecordId) -> HeaderValue {
+    // A UUID is always a valid header value.
+    HeaderValue::from_str(&format!("/api/records/{id}"))
+        .unwrap_or(HeaderValue::from_static("/api/records"))
+}
+
+/// Lists records in creation order.
+#[utoipa::path(
+    get,
+    path = "/api/records",
+    tag = "records",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of records; `x-continuation` repeats the token", body = RecordPage),
+        (status = 400, description = "Bad limit, name or continuation", body = ErrorBody),
+    ),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let limit = params
+        .limit
+        .as_deref()
+        .map(|text| {
+            text.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=records::MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    AppError::InvalidInput(format!(
+                        "limit must be an integer from 1 to {}",
+                        records::MAX_LIMIT
+                    ))
+                })
+        })
+        .transpose()?;
+    let name = params
+        .name
+        .as_deref()
+        .map(RecordName::parse)
+        .transpose()
+        .map_err(invalid)?;
+    let after = params
+        .continuation
+        .as_deref()
+        .map(decode_continuation)
+        .transpose()?;
+    let storage = state.storage.get().await?;
+    let page = storage
+        .records
+        .list(&Owner::public(), ListOptions { name, limit, after })
+        .await?;
+    let continuation = page.next.as_ref().map(encode_continuation);
+    let mut response = Json(RecordPage {
+        records: page.records.iter().map(RecordBody::from).collect(),
+        continuation: continuation.clone(),
+    })
+    .into_response();
+    if let Some(token) = continuation.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(CONTINUATION_HEADER, token);
+    }
+    Ok(response)
+}
+
+/// The token is opaque to clients; it is the last id of the page.
+fn encode_continuation(id: &RecordId) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_str())
+}
+
+fn decode_continuation(token: &str) -> Result<RecordId, AppError> {
+    let bad = || AppError::InvalidInput("continuation is not a token this API issued".into());
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    RecordId::parse(&text).map_err(|_| bad())
+}
+
+/// Creates a record.
+#[utoipa::path(
+    post,
+    path = "/api/records",
+    tag = "records",
+    request_body = RecordInput,
+    responses(
+        (status = 201, description = "Created; `Location` and `ETag` headers", body = RecordBody),
+        (status = 400, description = "Invalid or unknown field", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let fields = fields(json::read(&headers, body).await?)?;
+    let storage = state.storage.get().await?;
+    let record = storage.records.create(&Owner::public(), fields).await?;
+    let response = (
+        StatusCode::CREATED,
+        [(header::LOCATION, location(&record.id))],
+        Json(RecordBody::from(&record)),
+    )
+        .into_response();
+    Ok(with_etag(response, &record.etag))
+}
+
+/// Reads a record; `If-None-Match` with its current ETag gives 304.
+#[utoipa::path(
+    get,
+    path = "/api/records/{id}",
+    tag = "records",
+    params(("id" = String, Path, description = "Record id")),
+    responses(
+        (status = 200, description = "The record, with its `ETag`", body = RecordBody),
+        (status = 304, description = "Not modified"),
+        (status = 400, description = "Not a record id", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody),
+    ),
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = record_id(&id)?;
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .map(|v| v.to_str().unwrap_or("").trim().to_owned());
+    let storage = state.storage.get().await?;
+    let record = storage
+        .records
+        .get(&Owner::public(), &id)
+        .await
+        .map_err(not_found(&id))?;
+    if if_none_match.is_some_and(|tag| tag == "*" || tag == record.etag.0) {
+        return Ok(with_etag(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &record.etag,
+        ));
+    }
+    Ok(with_etag(
+        Json(RecordBody::from(&record)).into_response(),
+        &record.etag,
+    ))
+}
+
+/// Replaces a record; with `If-Match`, only if it is still at that version.
+#[utoipa::path(
+    put,
+    path = "/api/records/{id}",
+    tag = "records",
+    params(("id" = String, Path, description = "Record id")),
+    request_body = RecordInput,
+    responses(
+        (status = 200, description = "Replaced; the new `ETag`", body = RecordBody),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody),
+        (status = 412, description = "If-Match does not match", body = ErrorBody),
+    ),
+)]
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let id = record_id(&id)?;
+    let if_match = etag_condition(&headers, header::IF_MATCH)?;
+    let fields = fields(json::read(&headers, body).await?)?;
+    let storage = state.storage.get().await?;
+    let record = storage
+        .records
+        .replace(&Owner::public(), &id, fields, if_match.as_ref())
+        .await
+        .map_err(not_found(&id))?;
+    Ok(with_etag(
+        Json(RecordBody::from(&record)).into_response(),
+        &record.etag,
+    ))
+}
+
+/// Changes some fields; with `If-Match`, only if it is still at that version.
+#[utoipa::path(
+    patch,
+    path = "/api/records/{id}",
+    tag = "records",
+    params(("id" = String, Path, description = "Record id")),
+    request_body(content = RecordPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated; the new `ETag`", body = RecordBody),
+        (status = 400, description = "Invalid input or nothing to change", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody),
+        (status = 412, description = "If-Match does not match", body = ErrorBody),
+    ),
+)]
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let id = record_id(&id)?;
+    let if_match = etag_condition(&headers, header::IF_MATCH)?;
+    let input: RecordPatch = json::read(&headers, body).await?;
+    if input.name.is_none() && input.price.is_none() {
+        return Err(AppError::InvalidInput(
+            "nothing to change: give name and/or price".into(),
+        ));
+    }
+    let patch = Patch {
+        name: input
+            .name
+            .as_deref()
+            .map(RecordName::parse)
+            .transpose()
+            .map_err(invalid)?,
+        price: input.price.map(Price::parse).transpose().map_err(invalid)?,
+    };
+    let storage = state.storage.get().await?;
+    let record = storage
+        .records
+        .patch(&Owner::public(), &id, patch, if_match.as_ref())
+        .await
+        .map_err(not_found(&id))?;
+    Ok(with_etag(
+        Json(RecordBody::from(&record)).into_response(),
+        &record.etag,
+    ))
+}
+
+/// Deletes a record; with `If-Match`, only if it is still at that version.
+#[utoipa::path(
+    delete,
+    path = "/api/records/{id}",
+    tag = "records",
+    params(("id" = String, Path, description = "Record id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Not a record id", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody),
+        (status = 412, description = "If-Match does not match", body = ErrorBody),
+    ),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = record_id(&id)?;
+    let if_match = etag_condition(&headers, header::IF_MATCH)?;
+    let storage = state.storage.get().await?;
+    storage
+        .records
+        .delete(&Owner::public(), &id, if_match.as_ref())
+        .await
+        .map_err(not_found(&id))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_tokens_round_trip_and_reject_forgeries() {
+        let id = RecordId::generate();
+        assert_eq!(decode_continuation(&encode_continuation(&id)).unwrap(), id);
+        assert!(decode_continuation("!!!").is_err());
+        assert!(decode_continuation(&URL_SAFE_NO_PAD.encode("x' or 1 eq 1")).is_err());
+    }
+}

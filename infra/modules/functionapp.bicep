@@ -105,7 +105,7 @@ var denyAllRule = {
   description: 'Everything not allowed above'
   ipAddress: 'Any'
   action: 'Deny'
-  priority: 2147483647
+  priority: 65000
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {

@@ -50,6 +50,15 @@ param easyAuthTenantId string = tenant().tenantId
 @description('With Easy Auth on: answer 401 to every unauthenticated request (true) or pass them to the handler without a principal (false).')
 param easyAuthRequireAuthentication bool = false
 
+@description('Deny by default: a virtual network with private endpoints for storage (blob, queue, table), the storage account\'s public network access Disabled, and the app\'s outbound traffic through the VNet. false: the simpler public-network setup for a quick trial (see infra/README.md for what each costs and protects).')
+param vnetEnabled bool = true
+
+@description('CIDR ranges allowed to call the function app, e.g. [\'203.0.113.0/24\']; followed by a deny-all. Empty (default): open to every address.')
+param allowedIpRanges array = []
+
+@description('CIDR ranges allowed on the app\'s SCM (Kudu) site, where deployments are uploaded; empty (default): open, with Entra ID sign-in required.')
+param allowedScmIpRanges array = []
+
 @description('Tags for every resource.')
 param tags object = {}
 
@@ -67,6 +76,7 @@ var names = {
   identity: 'id-${env}-${resourceToken}'
   plan: 'plan-${env}-${resourceToken}'
   app: 'func-${env}-${resourceToken}'
+  vnet: 'vnet-${env}-${resourceToken}'
 }
 
 module storage 'modules/storage.bicep' = {
@@ -76,6 +86,31 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: allTags
     skuName: storageSkuName
+    // vnetEnabled=true: public network access Disabled (storage-account-private.bicep).
+    privateNetworkOnly: vnetEnabled
+  }
+}
+
+// With vnetEnabled (the default): the VNet, and private endpoints + private DNS zones for the
+// storage account's blob, queue and table services. The app joins the VNet below.
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  params: {
+    name: names.vnet
+    location: location
+    tags: allTags
+  }
+}
+
+module storagePrivateEndpoints 'modules/storage-private-endpoints.bicep' = if (vnetEnabled) {
+  name: 'storage-private-endpoints'
+  params: {
+    storageAccountName: storage.outputs.name
+    location: location
+    tags: allTags
+    vnetId: network.outputs.id
+    vnetName: network.outputs.name
+    subnetId: network.outputs.privateEndpointSubnetId
   }
 }
 
@@ -101,9 +136,13 @@ module identity 'modules/identity.bicep' = {
 }
 
 // Depends on the identity module as a whole (through its outputs), so the role
-// assignments exist before the app first starts.
+// assignments exist before the app first starts; with vnetEnabled, likewise on the private
+// endpoints and their DNS records, its only way to storage.
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
+  dependsOn: [
+    storagePrivateEndpoints
+  ]
   params: {
     name: names.app
     planName: names.plan
@@ -126,6 +165,9 @@ module functionApp 'modules/functionapp.bicep' = {
     easyAuthClientId: easyAuthClientId
     easyAuthTenantId: easyAuthTenantId
     easyAuthRequireAuthentication: easyAuthRequireAuthentication
+    virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''
+    allowedIpRanges: allowedIpRanges
+    allowedScmIpRanges: allowedScmIpRanges
   }
 }
 

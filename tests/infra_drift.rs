@@ -13,7 +13,15 @@
 //!   as a blob container resource;
 //! - the function app runs the `custom` runtime (`functionAppConfig.runtime.name`), and neither
 //!   `FUNCTIONS_WORKER_RUNTIME` nor `FUNCTIONS_EXTENSION_VERSION` is set (Flex Consumption rejects them);
-//! - no `output` exposes a key, a connection string or a `list*()` result.
+//! - no `output` exposes a key, a connection string or a `list*()` result;
+//! - deny by default (`vnetEnabled`, default `true`): the storage account deployed with the
+//!   defaults has `publicNetworkAccess: 'Disabled'` and `networkAcls.defaultAction: 'Deny'` as
+//!   literals, and a public account may exist only as the `vnetEnabled=false` alternative; private
+//!   endpoints exist for blob, queue and table, with `privatelink.*` DNS zones, VNet links and zone
+//!   groups; the app sets `virtualNetworkSubnetId` from a subnet delegated to
+//!   `Microsoft.App/environments`;
+//! - the caller allow-list (`allowedIpRanges`, default empty) becomes `ipSecurityRestrictions`
+//!   ending in a deny-all, and the SCM site keeps its own rules (`scmIpSecurityRestrictionsUseMain: false`).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -145,6 +153,317 @@ fn no_output_exposes_a_key_or_connection_string() {
         describe(&files)
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn with_the_defaults_storage_has_no_public_network_path() {
+    let files = bicep_files();
+    let main = main_file(&files);
+    assert_eq!(
+        param_default(&main.toks, "vnetEnabled"),
+        Some(Tok::Ident("true".into())),
+        "infra/main.bicep must declare `param vnetEnabled bool = true`: deny by default (private \
+         storage, app in the VNet); vnetEnabled=false is the opt-in public trial setup"
+    );
+    let mut private = Vec::new();
+    let mut public = Vec::new();
+    for file in &files {
+        for res in resources(&file.toks) {
+            if res.existing
+                || res.is_loop
+                || !res
+                    .type_lower
+                    .starts_with("microsoft.storage/storageaccounts@")
+            {
+                continue;
+            }
+            let access = literal_at(
+                &file.toks,
+                res.open,
+                res.close,
+                &["properties", "publicNetworkAccess"],
+            );
+            let default_action = literal_at(
+                &file.toks,
+                res.open,
+                res.close,
+                &["properties", "networkAcls", "defaultAction"],
+            );
+            if access.as_deref() == Some("Disabled") && default_action.as_deref() == Some("Deny") {
+                private.push(file);
+            } else {
+                public.push((file, access, default_action));
+            }
+        }
+    }
+    assert!(
+        !private.is_empty(),
+        "no storage account in infra/ declares `publicNetworkAccess: 'Disabled'` and \
+         `networkAcls: {{ defaultAction: 'Deny' }}` as literals; the default deployment \
+         (vnetEnabled=true) must have no public network path to storage \
+         (infra/modules/storage-account-private.bicep). Accounts found: {:?}",
+        public
+            .iter()
+            .map(|(f, a, d)| format!(
+                "{}: publicNetworkAccess {a:?}, defaultAction {d:?}",
+                f.path.display()
+            ))
+            .collect::<Vec<_>>()
+    );
+    if public.is_empty() {
+        return;
+    }
+    // A public account is allowed only as the vnetEnabled=false alternative: the private and the
+    // public account files are deployed by modules under opposite conditions `if (X)` / `if (!X)`,
+    // and main.bicep passes `X: vnetEnabled` to the file that declares those modules.
+    let private_file = private[0];
+    let (holder, private_module) = module_deploying(&files, private_file)
+        .unwrap_or_else(|| panic!("no `module` deploys {}", private_file.path.display()));
+    let flag = match private_module.condition.as_slice() {
+        [Tok::Ident(x)] => x.clone(),
+        other => panic!(
+            "{}: the module for {} should be deployed `if (FLAG)` with a bool parameter FLAG that \
+             main.bicep sets from vnetEnabled; found condition {other:?}",
+            holder.path.display(),
+            private_file.path.display()
+        ),
+    };
+    for (file, access, default_action) in &public {
+        let (public_holder, module) = module_deploying(&files, file)
+            .unwrap_or_else(|| panic!("no `module` deploys {}", file.path.display()));
+        assert!(
+            public_holder.path == holder.path
+                && module.condition == [Tok::Punct('!'), Tok::Ident(flag.clone())],
+            "{} declares a storage account with publicNetworkAccess {access:?} / defaultAction \
+             {default_action:?}; it may only be deployed `if (!{flag})` next to the private account's \
+             module in {}, i.e. only with vnetEnabled=false",
+            file.path.display(),
+            holder.path.display()
+        );
+    }
+    let (_, storage_module) = module_deploying(&files, holder)
+        .unwrap_or_else(|| panic!("no `module` deploys {}", holder.path.display()));
+    let passed = storage_module.param_value(&main.toks, &flag);
+    assert_eq!(
+        passed,
+        Some(vec![Tok::Ident("vnetEnabled".into())]),
+        "infra/main.bicep must pass `{flag}: vnetEnabled` to {}, so that the default \
+         (vnetEnabled=true) deploys the private storage account",
+        holder.path.display()
+    );
+}
+
+#[test]
+fn with_the_defaults_storage_is_reached_through_private_endpoints() {
+    let files = bicep_files();
+    let main = main_file(&files);
+    let mut services = BTreeSet::new();
+    let mut endpoint_files = Vec::new();
+    let mut zones = Vec::new();
+    let has = |fragment: &str| -> bool {
+        files.iter().any(|f| {
+            resources(&f.toks)
+                .iter()
+                .any(|r| !r.existing && r.type_lower.contains(fragment))
+        })
+    };
+    let links = has("microsoft.network/privatednszones/virtualnetworklinks@");
+    let zone_groups = has("microsoft.network/privateendpoints/privatednszonegroups@");
+    for file in &files {
+        let toks = &file.toks;
+        for res in resources(toks) {
+            if res.existing {
+                continue;
+            }
+            if res
+                .type_lower
+                .starts_with("microsoft.network/privateendpoints@")
+            {
+                endpoint_files.push(file);
+                let body = &toks[res.open..res.close];
+                let group_ids = (0..body.len())
+                    .find(|&k| is_key_at(body, k, "groupIds"))
+                    .map(|k| k + 2);
+                let Some(g) = group_ids else { continue };
+                let Some(end) = matching_close(body, g) else {
+                    continue;
+                };
+                let literals = string_literals(&body[g..end]);
+                if literals.is_empty() && res.is_loop {
+                    services.extend(loop_source_literals(toks, &res));
+                } else {
+                    services.extend(literals);
+                }
+            } else if res
+                .type_lower
+                .starts_with("microsoft.network/privatednszones@")
+            {
+                let name = value_index(toks, res.open, res.close, "name").or_else(|| {
+                    // [for x in xs: { name: ... }]
+                    let body = (res.open + 1..res.close).find(|&k| toks[k] == Tok::Punct('{'))?;
+                    value_index(toks, body, matching_close(toks, body)?, "name")
+                });
+                if let Some(Tok::Str { value, .. }) = name.map(|n| &toks[n]) {
+                    zones.push(value.clone());
+                }
+            }
+        }
+    }
+    let missing: Vec<&str> = ["blob", "queue", "table"]
+        .into_iter()
+        .filter(|s| !services.contains(*s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no private endpoint (Microsoft.Network/privateEndpoints with groupIds [ '<service>' ]) for \
+         the storage services {missing:?}: the app needs blob (host storage, deployment package, \
+         uploads), queue (host) and table (records, users, sessions) through the VNet once public \
+         access is Disabled. Services found: {services:?}"
+    );
+    assert!(
+        zones.iter().any(|z| z.starts_with("privatelink.")),
+        "no private DNS zone named privatelink.<service>.<storage suffix>: without it the storage \
+         host names do not resolve to the private endpoints inside the VNet; zones found: {zones:?}"
+    );
+    assert!(
+        links && zone_groups,
+        "each private DNS zone needs a virtualNetworkLinks child (so the VNet uses it) and each \
+         private endpoint a privateDnsZoneGroups child (so its A record is registered); found \
+         links: {links}, zone groups: {zone_groups}"
+    );
+    for file in endpoint_files {
+        let Some((holder, module)) = module_deploying(&files, file) else {
+            continue; // declared in main.bicep itself
+        };
+        assert!(
+            holder.path == main.path && module.condition == [Tok::Ident("vnetEnabled".into())],
+            "{} (the private endpoints) should be deployed from infra/main.bicep `if (vnetEnabled)`; \
+             found it deployed from {} with condition {:?}",
+            file.path.display(),
+            holder.path.display(),
+            module.condition
+        );
+    }
+}
+
+#[test]
+fn with_the_defaults_the_app_joins_the_vnet() {
+    let files = bicep_files();
+    let mut site_files = Vec::new();
+    for file in &files {
+        for res in resources(&file.toks) {
+            if !res.existing && !res.is_loop && res.type_lower.starts_with("microsoft.web/sites@") {
+                assert!(
+                    value_at(
+                        &file.toks,
+                        res.open,
+                        res.close,
+                        &["properties", "virtualNetworkSubnetId"]
+                    )
+                    .is_some(),
+                    "{}: the function app must set properties.virtualNetworkSubnetId (the VNet \
+                     integration subnet) so that it reaches the private storage endpoints",
+                    file.path.display()
+                );
+                site_files.push(file);
+            }
+        }
+    }
+    assert!(
+        !site_files.is_empty(),
+        "no Microsoft.Web/sites resource in {}",
+        describe(&files)
+    );
+    for file in site_files {
+        let Some((holder, module)) = module_deploying(&files, file) else {
+            continue;
+        };
+        let passed = module.param_value(&holder.toks, "virtualNetworkSubnetId");
+        assert!(
+            passed.as_ref().is_some_and(|v| v.contains(&Tok::Ident("vnetEnabled".into()))),
+            "{} must pass `virtualNetworkSubnetId: vnetEnabled ? <app subnet id> : ''` to {}; found {passed:?}",
+            holder.path.display(),
+            file.path.display()
+        );
+    }
+    let delegated = files.iter().any(|f| {
+        resources(&f.toks).iter().any(|r| {
+            r.type_lower
+                .starts_with("microsoft.network/virtualnetworks")
+                && string_literals(&f.toks[r.open..r.close])
+                    .iter()
+                    .any(|s| s == "Microsoft.App/environments")
+        })
+    });
+    assert!(
+        delegated,
+        "no virtual network subnet delegated to 'Microsoft.App/environments', which Flex \
+         Consumption VNet integration requires (infra/modules/network.bicep)"
+    );
+}
+
+#[test]
+fn the_caller_allow_list_ends_in_deny_all_and_leaves_the_scm_site_its_own_rules() {
+    let files = bicep_files();
+    let main = main_file(&files);
+    assert!(
+        param_default(&main.toks, "allowedIpRanges") == Some(Tok::Punct('[')),
+        "infra/main.bicep must declare `param allowedIpRanges array = []` (empty: open to every address)"
+    );
+    let mut found_site = false;
+    for file in &files {
+        let toks = &file.toks;
+        for res in resources(toks) {
+            if res.existing || res.is_loop || !res.type_lower.starts_with("microsoft.web/sites@") {
+                continue;
+            }
+            found_site = true;
+            let config = ["properties", "siteConfig"];
+            assert!(
+                value_at(
+                    toks,
+                    res.open,
+                    res.close,
+                    &[&config[..], &["ipSecurityRestrictions"]].concat()
+                )
+                .is_some(),
+                "{}: siteConfig.ipSecurityRestrictions is missing (allowedIpRanges + deny-all)",
+                file.path.display()
+            );
+            let use_main = value_at(
+                toks,
+                res.open,
+                res.close,
+                &[&config[..], &["scmIpSecurityRestrictionsUseMain"]].concat(),
+            );
+            assert_eq!(
+                use_main.map(|v| &toks[v]),
+                Some(&Tok::Ident("false".into())),
+                "{}: set siteConfig.scmIpSecurityRestrictionsUseMain to false, so that an allow-list \
+                 for callers does not lock CI's deployment (Kudu /api/publish) out",
+                file.path.display()
+            );
+            // An object { ... action: 'Deny', ipAddress: 'Any' ... } in the same file: the deny-all.
+            let deny_all = (0..toks.len()).any(|k| {
+                toks[k] == Tok::Punct('{')
+                    && matching_close(toks, k).is_some_and(|end| {
+                        literal_value_of(toks, k, end, "action").as_deref() == Some("Deny")
+                            && literal_value_of(toks, k, end, "ipAddress").as_deref() == Some("Any")
+                    })
+            });
+            assert!(
+                deny_all,
+                "{}: no final deny-all rule (`{{ ipAddress: 'Any', action: 'Deny', ... }}`) after \
+                 the allowed ranges",
+                file.path.display()
+            );
+        }
+    }
+    assert!(
+        found_site,
+        "no Microsoft.Web/sites resource in {}",
+        describe(&files)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,6 +915,139 @@ fn string_literals(toks: &[Tok]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+fn main_file(files: &[BicepFile]) -> &BicepFile {
+    let main = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("infra")
+        .join("main.bicep");
+    files
+        .iter()
+        .find(|f| f.path == main)
+        .unwrap_or_else(|| panic!("{} is missing", main.display()))
+}
+
+/// The first token of the default value of `param NAME TYPE = VALUE`.
+fn param_default(toks: &[Tok], name: &str) -> Option<Tok> {
+    (0..toks.len()).find_map(|i| {
+        (at_statement_start(toks, i)
+            && toks[i] == Tok::Ident("param".into())
+            && toks.get(i + 1) == Some(&Tok::Ident(name.into()))
+            && toks.get(i + 3) == Some(&Tok::Punct('=')))
+        .then(|| toks.get(i + 4).cloned())
+        .flatten()
+    })
+}
+
+/// Index of the first token of the value at `path` (nested object keys) inside the object `open`..`close`.
+fn value_at(toks: &[Tok], open: usize, close: usize, path: &[&str]) -> Option<usize> {
+    let (first, rest) = path.split_first()?;
+    let v = value_index(toks, open, close, first)?;
+    if rest.is_empty() {
+        return Some(v);
+    }
+    if toks[v] != Tok::Punct('{') {
+        return None;
+    }
+    value_at(toks, v, matching_close(toks, v)?, rest)
+}
+
+/// The plain string at `path` inside the object `open`..`close`.
+fn literal_at(toks: &[Tok], open: usize, close: usize, path: &[&str]) -> Option<String> {
+    match &toks[value_at(toks, open, close, path)?] {
+        Tok::Str {
+            value,
+            interpolated: false,
+        } => Some(value.clone()),
+        _ => None,
+    }
+}
+
+/// For a loop resource `[for x in SOURCE: {...}]`: the string literals of SOURCE (an inline array,
+/// or a `var`/`param` array in the same file).
+fn loop_source_literals(toks: &[Tok], res: &Resource) -> Vec<String> {
+    let Some(in_at) = (res.open..res.close).find(|&k| toks[k] == Tok::Ident("in".into())) else {
+        return Vec::new();
+    };
+    match toks.get(in_at + 1) {
+        Some(Tok::Punct('[')) => matching_close(toks, in_at + 1)
+            .map(|end| string_literals(&toks[in_at + 1..end]))
+            .unwrap_or_default(),
+        Some(Tok::Ident(symbol)) => array_declared_as(toks, symbol),
+        _ => Vec::new(),
+    }
+}
+
+struct Module {
+    /// The module's file path as written (relative to the declaring file).
+    path: String,
+    /// Tokens inside `if ( ... )`; empty when unconditional.
+    condition: Vec<Tok>,
+    open: usize,
+    close: usize,
+}
+
+impl Module {
+    /// Tokens of the value of `params: { NAME: ... }`, up to the end of its line.
+    fn param_value(&self, toks: &[Tok], name: &str) -> Option<Vec<Tok>> {
+        let params = value_index(toks, self.open, self.close, "params")?;
+        let end = matching_close(toks, params)?;
+        let v = value_index(toks, params, end, name)?;
+        let stop = (v..end).find(|&k| toks[k] == Tok::Newline).unwrap_or(end);
+        Some(toks[v..stop].to_vec())
+    }
+}
+
+/// Every `module SYMBOL 'PATH' = [if (COND)] { ... }` declaration.
+fn modules(toks: &[Tok]) -> Vec<Module> {
+    let mut found = Vec::new();
+    for i in 0..toks.len() {
+        if toks[i] != Tok::Ident("module".into()) || !at_statement_start(toks, i) {
+            continue;
+        }
+        let (Some(Tok::Ident(_)), Some(Tok::Str { value, .. }), Some(Tok::Punct('='))) =
+            (toks.get(i + 1), toks.get(i + 2), toks.get(i + 3))
+        else {
+            continue;
+        };
+        let mut k = i + 4;
+        let mut condition = Vec::new();
+        if toks.get(k) == Some(&Tok::Ident("if".into()))
+            && toks.get(k + 1) == Some(&Tok::Punct('('))
+        {
+            let Some(close) = matching_close(toks, k + 1) else {
+                continue;
+            };
+            condition = toks[k + 2..close].to_vec();
+            k = close + 1;
+        }
+        if toks.get(k) != Some(&Tok::Punct('{')) {
+            continue;
+        }
+        if let Some(close) = matching_close(toks, k) {
+            found.push(Module {
+                path: value.clone(),
+                condition,
+                open: k,
+                close,
+            });
+        }
+    }
+    found
+}
+
+/// The file and `module` declaration that deploy `target`.
+fn module_deploying<'a>(
+    files: &'a [BicepFile],
+    target: &BicepFile,
+) -> Option<(&'a BicepFile, Module)> {
+    files.iter().find_map(|file| {
+        let dir = file.path.parent()?;
+        modules(&file.toks)
+            .into_iter()
+            .find(|m| dir.join(&m.path).components().eq(target.path.components()))
+            .map(|m| (file, m))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

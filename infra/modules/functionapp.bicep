@@ -74,6 +74,40 @@ param easyAuthTenantId string = tenant().tenantId
 @description('When Easy Auth is on: reject unauthenticated requests with 401 (true), or let them through to the handler, which then sees no principal (false).')
 param easyAuthRequireAuthentication bool = false
 
+@description('Resource id of the subnet (delegated to Microsoft.App/environments) for outbound VNet integration; empty for none.')
+param virtualNetworkSubnetId string = ''
+
+@description('CIDR ranges allowed to call the app (e.g. [\'203.0.113.0/24\']); empty: open to every address.')
+param allowedIpRanges array = []
+
+@description('CIDR ranges allowed on the SCM (Kudu) site, which deployments use; empty: open to every address (callers still need an Entra ID token with rights on the app).')
+param allowedScmIpRanges array = []
+
+// Access restrictions: each allowed range, then an explicit final deny-all (the platform's default
+// action is set to Deny too). With no ranges the list is empty and the app answers every address;
+// function keys, bearer tokens and Easy Auth still apply.
+var ipAllowRules = [for (cidr, i) in allowedIpRanges: {
+  name: 'allow-${i}'
+  description: 'From allowedIpRanges'
+  ipAddress: cidr
+  action: 'Allow'
+  priority: 100 + i
+}]
+var scmIpAllowRules = [for (cidr, i) in allowedScmIpRanges: {
+  name: 'allow-${i}'
+  description: 'From allowedScmIpRanges'
+  ipAddress: cidr
+  action: 'Allow'
+  priority: 100 + i
+}]
+var denyAllRule = {
+  name: 'deny-all'
+  description: 'Everything not allowed above'
+  ipAddress: 'Any'
+  action: 'Deny'
+  priority: 65000
+}
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
@@ -94,7 +128,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: A public HTTP API: the Functions host enforces function keys on records/upload/users, the handler its own bearer tokens; no VNet or private endpoint in this template.
+  // checkov:skip=CKV_AZURE_222: A public HTTP API must keep public network access Enabled (Disabled would leave only private endpoints, and break clients and CI's smoke test). Inbound is narrowed instead by ipSecurityRestrictions (allowedIpRanges + final deny-all) and authenticated by function keys, bearer tokens and optional Easy Auth.
   // checkov:skip=CKV_AZURE_17: Callers are browsers and scripts without client certificates; authentication is by function keys, bearer tokens and optionally Easy Auth.
   // checkov:skip=CKV_AZURE_212: numberOfWorkers does not apply to Flex Consumption, where the platform scales instances per demand up to maximumInstanceCount.
   // checkov:skip=CKV_AZURE_213: App Service health check (healthCheckPath) is not used on Flex Consumption here; the Functions host itself probes the handler (GET /) before routing to it.
@@ -113,7 +147,21 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
     clientAffinityEnabled: false
+    // Outbound VNet integration (vnetEnabled=true): the app reaches storage through the private
+    // endpoints in that VNet; null leaves the app without VNet integration (vnetEnabled=false).
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
+      ipSecurityRestrictionsDefaultAction: empty(allowedIpRanges) ? 'Allow' : 'Deny'
+      ipSecurityRestrictions: empty(allowedIpRanges) ? [] : concat(ipAllowRules, [
+        denyAllRule
+      ])
+      // The SCM site (Kudu: /api/publish for One Deploy) keeps its own rules, so an allow-list for
+      // callers does not lock out CI; it only accepts Entra ID tokens (basic auth is off below).
+      scmIpSecurityRestrictionsUseMain: false
+      scmIpSecurityRestrictionsDefaultAction: empty(allowedScmIpRanges) ? 'Allow' : 'Deny'
+      scmIpSecurityRestrictions: empty(allowedScmIpRanges) ? [] : concat(scmIpAllowRules, [
+        denyAllRule
+      ])
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'

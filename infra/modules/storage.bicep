@@ -1,6 +1,11 @@
 // Storage account for the app: the Functions host's own storage (AzureWebJobsStorage),
 // the Flex Consumption deployment package, the handler's tables and its upload container.
 // Access is by Microsoft Entra ID only (shared keys off); see identity.bicep for the roles.
+// The account itself is declared in one of two files, so that each states its network rules as
+// literals (checkov checks them as written):
+//   privateNetworkOnly=true  (main.bicep's default, vnetEnabled=true): storage-account-private.bicep,
+//                            public network access Disabled, reached through private endpoints only;
+//   privateNetworkOnly=false (vnetEnabled=false, quick trial): storage-account-public.bicep.
 
 @description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
 @minLength(3)
@@ -27,36 +32,41 @@ param skuName string = 'Standard_LRS'
 @maxValue(365)
 param deleteRetentionDays int = 7
 
-resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_35: The Flex Consumption app reaches storage over the public endpoint (this template sets up no VNet integration); every request still needs an Entra ID token because shared keys are off.
-  // checkov:skip=CKV_AZURE_59: Same reason as CKV_AZURE_35: no VNet or private endpoint here, so the public endpoint stays on; anonymous blob access and shared keys are off.
-  // checkov:skip=CKV_AZURE_206: Locally redundant storage by default to keep a demo cheap; set the skuName parameter to Standard_ZRS/GRS/GZRS for replication.
+@description('true: no public network path (private endpoints only); false: public endpoint open to all networks (Entra ID still required).')
+param privateNetworkOnly bool = true
+
+module privateAccount 'storage-account-private.bicep' = if (privateNetworkOnly) {
+  name: 'storage-account-private'
+  params: {
+    name: name
+    location: location
+    tags: tags
+    skuName: skuName
+  }
+}
+
+module publicAccount 'storage-account-public.bicep' = if (!privateNetworkOnly) {
+  name: 'storage-account-public'
+  params: {
+    name: name
+    location: location
+    tags: tags
+    skuName: skuName
+  }
+}
+
+// Whichever of the two was deployed; the services below depend on both modules.
+resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: name
-  location: location
-  tags: tags
-  kind: 'StorageV2'
-  sku: {
-    name: skuName
-  }
-  properties: {
-    accessTier: 'Hot'
-    minimumTlsVersion: 'TLS1_2'
-    supportsHttpsTrafficOnly: true
-    allowBlobPublicAccess: false
-    allowSharedKeyAccess: false
-    allowCrossTenantReplication: false
-    defaultToOAuthAuthentication: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
-    }
-  }
 }
 
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storageAccount
   name: 'default'
+  dependsOn: [
+    privateAccount
+    publicAccount
+  ]
   properties: {
     deleteRetentionPolicy: {
       enabled: true
@@ -90,6 +100,10 @@ resource uploadsContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storageAccount
   name: 'default'
+  dependsOn: [
+    privateAccount
+    publicAccount
+  ]
 }
 
 // The records table (RECORDS_TABLE).

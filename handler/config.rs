@@ -41,6 +41,8 @@ pub const STORAGE_ACCOUNT_NAME: &str = "STORAGE_ACCOUNT_NAME";
 pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
 pub const RECORDS_TABLE: &str = "RECORDS_TABLE";
 pub const DATA_DIR: &str = "DATA_DIR";
+pub const UPLOADS_CONTAINER: &str = "UPLOADS_CONTAINER";
+pub const UPLOAD_MAX_BYTES: &str = "UPLOAD_MAX_BYTES";
 pub const STORAGE_TIMEOUT_MS: &str = "STORAGE_TIMEOUT_MS";
 
 pub const SETTINGS: &[Setting] = &[
@@ -97,6 +99,18 @@ pub const SETTINGS: &[Setting] = &[
         default: Some("records"),
         description: "Table holding the records (created at start if missing).",
         deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: UPLOADS_CONTAINER,
+        default: Some("uploads"),
+        description: "Blob container holding uploaded files (created at start if missing).",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: UPLOAD_MAX_BYTES,
+        default: Some("104857600"),
+        description: "Largest file `upload` accepts, in bytes (at most the host's 100 MB request limit).",
+        deploy: Deploy::LocalOnly,
     },
     Setting {
         name: DATA_DIR,
@@ -252,6 +266,27 @@ fn storage_config(set: &impl Fn(&str) -> Option<String>) -> Result<StorageConfig
             expected: "3 to 63 letters and digits, starting with a letter",
         });
     }
+    let uploads_container = set(UPLOADS_CONTAINER).unwrap_or_else(|| "uploads".to_owned());
+    if !storage::valid_container_name(&uploads_container) {
+        return Err(ConfigError::Invalid {
+            name: UPLOADS_CONTAINER,
+            value: uploads_container,
+            expected: "3 to 63 lower-case letters, digits and single hyphens",
+        });
+    }
+    let upload_max_bytes = match set(UPLOAD_MAX_BYTES) {
+        None => crate::host::MAX_BODY_BYTES as u64,
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|bytes| (1..=crate::host::MAX_BODY_BYTES as u64).contains(bytes))
+            .ok_or(ConfigError::Invalid {
+                name: UPLOAD_MAX_BYTES,
+                value,
+                expected: "bytes from 1 to 104857600 (the host's limit)",
+            })?,
+    };
     let timeout = match set(STORAGE_TIMEOUT_MS) {
         None => Duration::from_secs(10),
         Some(value) => value
@@ -269,6 +304,8 @@ fn storage_config(set: &impl Fn(&str) -> Option<String>) -> Result<StorageConfig
     Ok(StorageConfig {
         backend,
         records_table,
+        uploads_container,
+        upload_max_bytes,
         timeout,
     })
 }
@@ -392,6 +429,8 @@ mod tests {
             RECORDS_TABLE,
             DATA_DIR,
             STORAGE_TIMEOUT_MS,
+            UPLOADS_CONTAINER,
+            UPLOAD_MAX_BYTES,
         ] {
             assert!(
                 SETTINGS.iter().any(|s| s.name == name),

@@ -149,6 +149,7 @@ fn code_for_status(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::URI_TOO_LONG => "uri_too_long",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::RANGE_NOT_SATISFIABLE => "range_not_satisfiable",
         StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_entity",
         StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
         StatusCode::BAD_GATEWAY => "bad_gateway",

@@ -461,3 +461,378 @@ async fn the_embedded_store_survives_a_restart() {
         1
     );
 }
+
+// ---- Blobs: the same behaviours on the directory store and on Azure Blob storage ----------
+
+use bytes::Bytes;
+use futures::{stream, TryStreamExt};
+use handler::storage::{
+    blobs::AzureBlobStore,
+    directory::DirectoryStore,
+    files::{FileError, FileName, Files, BLOCK_BYTES},
+    BlobStore,
+};
+
+struct BlobBackend {
+    name: &'static str,
+    store: Arc<dyn BlobStore>,
+    container: String,
+    dir: Option<tempfile::TempDir>,
+}
+
+async fn blob_backends() -> Vec<BlobBackend> {
+    let dir = tempfile::tempdir().unwrap();
+    let directory = DirectoryStore::new(dir.path().join("blobs"));
+    let container = common::unique_table("conf");
+    directory.ensure_container(&container).await.unwrap();
+    let connection = Connection::ConnectionString(common::azurite_connection_string());
+    let azure = AzureBlobStore::new(&connection, std::time::Duration::from_secs(30)).unwrap();
+    let azure_container = common::unique_table("conf");
+    azure
+        .ensure_container(&azure_container)
+        .await
+        .expect("create container on Azurite");
+    azure
+        .ensure_container(&azure_container)
+        .await
+        .expect("idempotent");
+    vec![
+        BlobBackend {
+            name: "directory",
+            store: Arc::new(directory),
+            container,
+            dir: Some(dir),
+        },
+        BlobBackend {
+            name: "azurite",
+            store: Arc::new(azure),
+            container: azure_container,
+            dir: None,
+        },
+    ]
+}
+
+impl BlobBackend {
+    fn files(&self, max_bytes: u64) -> Files {
+        Files::new(self.store.clone(), self.container.clone(), max_bytes)
+    }
+
+    /// The directory store's unfinished uploads: there must be none after any upload ends.
+    fn staged_files(&self) -> usize {
+        self.dir.as_ref().map_or(0, |dir| {
+            std::fs::read_dir(
+                dir.path()
+                    .join("blobs")
+                    .join(&self.container)
+                    .join(".staging"),
+            )
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+        })
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// The body as a client would send it: uneven chunks.
+fn chunks(
+    data: &[u8],
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let owned: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(100_003)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    stream::iter(owned)
+}
+
+async fn read_all(
+    files: &Files,
+    owner: &Owner,
+    name: &FileName,
+    range: std::ops::Range<u64>,
+) -> Vec<u8> {
+    let info = files.info(owner, name).await.unwrap();
+    let stream = files.read(owner, name, range, &info.etag).await.unwrap();
+    let parts: Vec<Bytes> = stream.try_collect().await.unwrap();
+    parts.concat()
+}
+
+#[tokio::test]
+async fn uploads_of_several_blocks_read_back_identical_in_whole_and_in_ranges() {
+    let data = pattern(2 * BLOCK_BYTES + 12_345);
+    let sha = {
+        use sha2::Digest;
+        format!("{:x}", sha2::Sha256::digest(&data))
+    };
+    for b in blob_backends().await {
+        let files = b.files(u64::MAX);
+        let (owner, name) = (Owner::public(), FileName::parse("dir/data.bin").unwrap());
+        let info = files
+            .upload(&owner, &name, "application/octet-stream", chunks(&data))
+            .await
+            .unwrap();
+        assert_eq!(info.name, "dir/data.bin", "{}", b.name);
+        assert_eq!(info.size, data.len() as u64, "{}", b.name);
+        assert_eq!(info.sha256.as_deref(), Some(sha.as_str()), "{}", b.name);
+        assert_eq!(
+            files.info(&owner, &name).await.unwrap(),
+            info,
+            "{}: upload and info agree",
+            b.name
+        );
+
+        assert!(
+            read_all(&files, &owner, &name, 0..data.len() as u64).await == data,
+            "{}: whole file",
+            b.name
+        );
+        assert_eq!(
+            read_all(&files, &owner, &name, 0..100).await,
+            data[..100],
+            "{}",
+            b.name
+        );
+        let (start, end) = (BLOCK_BYTES as u64 - 10, BLOCK_BYTES as u64 + 10);
+        assert_eq!(
+            read_all(&files, &owner, &name, start..end).await,
+            data[start as usize..end as usize],
+            "{}: a range across a block boundary",
+            b.name
+        );
+        assert_eq!(b.staged_files(), 0, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn empty_files_work() {
+    for b in blob_backends().await {
+        let files = b.files(u64::MAX);
+        let (owner, name) = (Owner::public(), FileName::parse("empty.txt").unwrap());
+        let info = files
+            .upload(&owner, &name, "text/plain", chunks(&[]))
+            .await
+            .unwrap();
+        assert_eq!(info.size, 0, "{}", b.name);
+        assert_eq!(
+            info.sha256.as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            "{}",
+            b.name
+        );
+        assert!(
+            read_all(&files, &owner, &name, 0..0).await.is_empty(),
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn replacing_a_file_changes_its_etag_and_stale_reads_fail() {
+    for b in blob_backends().await {
+        let files = b.files(u64::MAX);
+        let (owner, name) = (Owner::public(), FileName::parse("v.txt").unwrap());
+        let first = files
+            .upload(&owner, &name, "text/plain", chunks(b"one"))
+            .await
+            .unwrap();
+        let second = files
+            .upload(&owner, &name, "text/plain", chunks(b"two!"))
+            .await
+            .unwrap();
+        assert_ne!(first.etag, second.etag, "{}", b.name);
+        assert_eq!(
+            read_all(&files, &owner, &name, 0..4).await,
+            b"two!",
+            "{}",
+            b.name
+        );
+        let stale = match files.read(&owner, &name, 0..3, &first.etag).await {
+            Err(error) => Err(error),
+            Ok(stream) => stream.try_collect::<Vec<Bytes>>().await.map(|_| ()),
+        };
+        assert!(
+            matches!(stale, Err(StorageError::PreconditionFailed)),
+            "{}: {stale:?}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_leaves_nothing_behind() {
+    for b in blob_backends().await {
+        let files = b.files(u64::MAX);
+        let (owner, name) = (Owner::public(), FileName::parse("broken.bin").unwrap());
+        let body = stream::iter(vec![
+            Ok(Bytes::from(pattern(BLOCK_BYTES + 1))),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "client went away",
+            )),
+        ]);
+        let result = files
+            .upload(&owner, &name, "application/octet-stream", body)
+            .await;
+        assert!(
+            matches!(result, Err(FileError::Interrupted(_))),
+            "{}: {result:?}",
+            b.name
+        );
+        let info = files.info(&owner, &name).await;
+        assert!(
+            matches!(info, Err(StorageError::NotFound)),
+            "{}: {info:?}",
+            b.name
+        );
+        assert!(
+            files
+                .list(&owner, "", None, None)
+                .await
+                .unwrap()
+                .files
+                .is_empty(),
+            "{}",
+            b.name
+        );
+        assert_eq!(b.staged_files(), 0, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn the_size_limit_is_enforced_while_streaming() {
+    for b in blob_backends().await {
+        let files = b.files(10);
+        let (owner, name) = (Owner::public(), FileName::parse("big.bin").unwrap());
+        let result = files
+            .upload(&owner, &name, "application/octet-stream", chunks(&[7; 11]))
+            .await;
+        assert!(
+            matches!(result, Err(FileError::TooLarge { limit: 10 })),
+            "{}: {result:?}",
+            b.name
+        );
+        assert!(
+            matches!(files.info(&owner, &name).await, Err(StorageError::NotFound)),
+            "{}",
+            b.name
+        );
+        files
+            .upload(&owner, &name, "application/octet-stream", chunks(&[7; 10]))
+            .await
+            .unwrap();
+        assert_eq!(b.staged_files(), 0, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn listing_is_ordered_paged_prefixed_and_per_owner() {
+    for b in blob_backends().await {
+        let files = b.files(u64::MAX);
+        let owner = Owner::public();
+        for name in ["b.txt", "a/2.txt", "a/1.txt", "c.txt", "a/3.txt"] {
+            files
+                .upload(
+                    &owner,
+                    &FileName::parse(name).unwrap(),
+                    "text/plain",
+                    chunks(name.as_bytes()),
+                )
+                .await
+                .unwrap();
+        }
+        let other = Owner::new("someone").unwrap();
+        files
+            .upload(
+                &other,
+                &FileName::parse("a/secret.txt").unwrap(),
+                "text/plain",
+                chunks(b"x"),
+            )
+            .await
+            .unwrap();
+
+        let mut seen = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = files
+                .list(&owner, "", marker.as_deref(), Some(2))
+                .await
+                .unwrap();
+            assert!(page.files.len() <= 2, "{}", b.name);
+            seen.extend(page.files.into_iter().map(|f| f.name));
+            match page.next {
+                Some(next) => marker = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            ["a/1.txt", "a/2.txt", "a/3.txt", "b.txt", "c.txt"],
+            "{}",
+            b.name
+        );
+        let under_a: Vec<String> = files
+            .list(&owner, "a/", None, None)
+            .await
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(under_a, ["a/1.txt", "a/2.txt", "a/3.txt"], "{}", b.name);
+
+        files
+            .delete(&owner, &FileName::parse("b.txt").unwrap())
+            .await
+            .unwrap();
+        let gone = files
+            .delete(&owner, &FileName::parse("b.txt").unwrap())
+            .await;
+        assert!(
+            matches!(gone, Err(StorageError::NotFound)),
+            "{}: {gone:?}",
+            b.name
+        );
+        let names: Vec<String> = files
+            .list(&owner, "", None, None)
+            .await
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["a/1.txt", "a/2.txt", "a/3.txt", "c.txt"],
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn blob_names_cannot_escape_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirectoryStore::new(dir.path().join("blobs"));
+    store.ensure_container("c1").await.unwrap();
+    let files = Files::new(Arc::new(store), "c1".into(), u64::MAX);
+    // Owner keys are validated, names are validated, and on disk every name is a hash anyway.
+    let owner = Owner::public();
+    files
+        .upload(
+            &owner,
+            &FileName::parse("x/y.txt").unwrap(),
+            "text/plain",
+            chunks(b"ok"),
+        )
+        .await
+        .unwrap();
+    let outside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside, [std::ffi::OsString::from("blobs")]);
+}

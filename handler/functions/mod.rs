@@ -6,14 +6,16 @@ pub mod hello;
 pub mod json;
 pub mod openapi;
 pub mod records;
+pub mod upload;
 
+use axum::{extract::DefaultBodyLimit, routing::get};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
 
 /// Function names, as the host knows them (the folder names under `functions/`). The JSON
 /// invocation payload adapter accepts `POST /<name>` for these.
-pub const NAMES: &[&str] = &["hello", "openapi", "records"];
+pub const NAMES: &[&str] = &["hello", "openapi", "records", "upload"];
 
 /// Every function's routes, with their OpenAPI operations.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,4 +29,21 @@ pub fn router() -> OpenApiRouter<AppState> {
             records::patch,
             records::delete
         ))
+        .merge(upload_router())
+}
+
+/// Uploads stream and enforce `UPLOAD_MAX_BYTES` themselves, so the framework's 2 MB default
+/// for buffered bodies (which multipart parsing would apply) is off here. Names may contain
+/// `/`, hence the catch-all route, documented in the OpenAPI document as `/api/upload/{name}`
+/// (see `openapi::BaseDocument`).
+fn upload_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload::list, upload::post))
+        .route(
+            "/api/upload/{*name}",
+            get(upload::download)
+                .put(upload::put)
+                .delete(upload::delete),
+        )
+        .layer(DefaultBodyLimit::disable())
 }

@@ -19,11 +19,14 @@ use crate::error::ErrorBody;
         description = "Azure Functions custom handler: hello, London transport status, bike points, records and uploads.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody)),
+    // Routed by hand as a catch-all (names contain `/`), so listed here rather than by routes!.
+    paths(super::upload::download, super::upload::put, super::upload::delete)
 )]
 struct BaseDocument;
 
-/// Title, description and shared schemas; the paths are added by [`super::router`].
+/// Title, description, shared schemas and the hand-routed paths; the rest are added by
+/// [`super::router`].
 pub fn base_document() -> utoipa::openapi::OpenApi {
     BaseDocument::openapi()
 }

@@ -9,8 +9,22 @@ use azure_storage::{CloudLocation, ConnectionString, StorageCredentials};
 
 use super::{identity::ManagedIdentityCredential, StorageError};
 
-/// The Azurite table endpoint `UseDevelopmentStorage=true` means.
-const EMULATOR_TABLE_PORT: u16 = 10002;
+/// The storage services the app uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Blob,
+    Table,
+}
+
+impl Service {
+    /// The Azurite port `UseDevelopmentStorage=true` means.
+    fn emulator_port(self) -> u16 {
+        match self {
+            Self::Blob => 10000,
+            Self::Table => 10002,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub enum Connection {
@@ -53,9 +67,10 @@ pub fn check_connection_string(value: &str) -> Result<(), &'static str> {
 }
 
 impl Connection {
-    /// Where the table service is and how to authenticate to it.
-    pub(crate) fn table_service(
+    /// Where a service is and how to authenticate to it.
+    pub(crate) fn service(
         &self,
+        service: Service,
         http: &reqwest::Client,
     ) -> Result<(CloudLocation, StorageCredentials), StorageError> {
         match self {
@@ -69,7 +84,7 @@ impl Connection {
                     return Ok((
                         CloudLocation::Emulator {
                             address: "127.0.0.1".into(),
-                            port: EMULATOR_TABLE_PORT,
+                            port: service.emulator_port(),
                         },
                         StorageCredentials::emulator(),
                     ));
@@ -81,7 +96,11 @@ impl Connection {
                 let credentials = parsed
                     .storage_credentials()
                     .map_err(|_| invalid("it has neither AccountKey nor SharedAccessSignature"))?;
-                let location = match parsed.table_endpoint {
+                let endpoint = match service {
+                    Service::Blob => parsed.blob_endpoint,
+                    Service::Table => parsed.table_endpoint,
+                };
+                let location = match endpoint {
                     Some(uri) => CloudLocation::Custom {
                         account,
                         uri: uri.trim_end_matches('/').to_owned(),

@@ -5,11 +5,17 @@
 //! - [`tables`]: Azure Table storage (or Azurite) through `azure_data_tables`;
 //! - [`embedded`]: SQLite under `DATA_DIR`, the default, so `cargo run` needs nothing else.
 //!
-//! Both give the same ETags, conditional writes, ordering and errors; `tests/storage_conformance.rs`
-//! runs the same behaviours against each.
+//! Files ([`files::Files`]) are written once over [`BlobStore`], with two backends too:
+//! [`blobs`] (Azure Blob storage, block blobs) and [`directory`] (files under `DATA_DIR`).
+//!
+//! Both pairs give the same ETags, conditional writes, ordering and errors;
+//! `tests/storage_conformance.rs` runs the same behaviours against each.
 
 pub mod azure;
+pub mod blobs;
+pub mod directory;
 pub mod embedded;
+pub mod files;
 pub mod identity;
 pub mod records;
 pub mod tables;
@@ -17,8 +23,11 @@ pub mod tables;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
 use serde_json::{Map, Value};
 use thiserror::Error;
+use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
 /// An entity's properties, without its keys or ETag. Values are strings, integers or booleans.
@@ -119,6 +128,84 @@ pub trait EntityStore: Send + Sync + std::fmt::Debug {
     async fn ensure_table(&self, table: &str) -> Result<(), StorageError>;
 }
 
+/// A blob's bytes as they arrive from storage.
+pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
+/// What storage knows about a blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// The full blob name, owner prefix included.
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub etag: ETag,
+    pub last_modified: OffsetDateTime,
+    /// Hex SHA-256 of the content, computed while it was uploaded.
+    pub sha256: Option<String>,
+}
+
+/// Metadata key under which the SHA-256 is stored.
+pub const SHA256_METADATA: &str = "sha256";
+
+/// A page of a blob listing; `next` continues it.
+#[derive(Debug, Clone, Default)]
+pub struct BlobPage {
+    pub blobs: Vec<BlobInfo>,
+    pub next: Option<String>,
+}
+
+/// Blob containers: uploads go in as blocks and become visible only when committed, so an
+/// interrupted upload leaves nothing behind.
+#[async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    async fn ensure_container(&self, container: &str) -> Result<(), StorageError>;
+
+    /// Starts an upload to `name`. Dropping it without [`BlobUpload::commit`] discards it.
+    async fn start_upload(
+        &self,
+        container: &str,
+        name: &str,
+    ) -> Result<Box<dyn BlobUpload>, StorageError>;
+
+    async fn properties(&self, container: &str, name: &str) -> Result<BlobInfo, StorageError>;
+
+    /// Bytes `range` (end exclusive, non-empty) of the blob, which must still be at `etag`:
+    /// a blob replaced mid-read ends the stream with [`StorageError::PreconditionFailed`].
+    async fn read(
+        &self,
+        container: &str,
+        name: &str,
+        range: std::ops::Range<u64>,
+        etag: &ETag,
+    ) -> Result<ByteStream, StorageError>;
+
+    async fn delete(&self, container: &str, name: &str) -> Result<(), StorageError>;
+
+    /// Blobs whose names start with `prefix`, in name order, at most `limit`, continuing after
+    /// `marker` (a [`BlobPage::next`] of this backend).
+    async fn list(
+        &self,
+        container: &str,
+        prefix: &str,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> Result<BlobPage, StorageError>;
+}
+
+/// An upload in progress.
+#[async_trait]
+pub trait BlobUpload: Send {
+    /// Stages the next block (at most 100 MiB; the service limit is 4000 MiB).
+    async fn put_block(&mut self, data: Bytes) -> Result<(), StorageError>;
+
+    /// Makes the staged blocks, in order, the blob's content, replacing any previous one.
+    async fn commit(
+        self: Box<Self>,
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<BlobInfo, StorageError>;
+}
+
 /// Table storage forbids these in keys; we also refuse control characters and empty keys.
 pub fn validate_key(key: &str) -> Result<(), &'static str> {
     if key.is_empty() || key.len() > 512 {
@@ -131,6 +218,18 @@ pub fn validate_key(key: &str) -> Result<(), &'static str> {
         return Err("keys may not contain / \\ # ? or control characters");
     }
     Ok(())
+}
+
+/// Container names: Azure's rule (3-63 lower-case letters, digits and single hyphens, starting
+/// and ending with a letter or digit).
+pub fn valid_container_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
 }
 
 /// Table names: Azure's rule (3-63 alphanumerics, starting with a letter), which SQLite also
@@ -154,6 +253,9 @@ pub enum Backend {
 pub struct StorageConfig {
     pub backend: Backend,
     pub records_table: String,
+    pub uploads_container: String,
+    /// Largest file an upload may store.
+    pub upload_max_bytes: u64,
     /// Connect and total timeout for each storage call.
     pub timeout: Duration,
 }
@@ -162,22 +264,31 @@ pub struct StorageConfig {
 #[derive(Debug, Clone)]
 pub struct Storage {
     pub records: records::Records,
+    pub files: files::Files,
 }
 
 impl Storage {
     /// Connects and creates the tables that are missing.
     pub async fn open(config: &StorageConfig) -> Result<Self, StorageError> {
-        let store: Arc<dyn EntityStore> = match &config.backend {
-            Backend::Embedded { data_dir } => {
-                Arc::new(embedded::SqliteStore::open(data_dir.join("tables.sqlite3")).await?)
-            }
-            Backend::Azure(connection) => {
-                Arc::new(tables::AzureTableStore::new(connection, config.timeout)?)
-            }
+        let (store, blobs): (Arc<dyn EntityStore>, Arc<dyn BlobStore>) = match &config.backend {
+            Backend::Embedded { data_dir } => (
+                Arc::new(embedded::SqliteStore::open(data_dir.join("tables.sqlite3")).await?),
+                Arc::new(directory::DirectoryStore::new(data_dir.join("blobs"))),
+            ),
+            Backend::Azure(connection) => (
+                Arc::new(tables::AzureTableStore::new(connection, config.timeout)?),
+                Arc::new(blobs::AzureBlobStore::new(connection, config.timeout)?),
+            ),
         };
         store.ensure_table(&config.records_table).await?;
+        blobs.ensure_container(&config.uploads_container).await?;
         Ok(Self {
             records: records::Records::new(store, config.records_table.clone()),
+            files: files::Files::new(
+                blobs,
+                config.uploads_container.clone(),
+                config.upload_max_bytes,
+            ),
         })
     }
 }

@@ -24,7 +24,7 @@ pub struct AzureTableStore {
 impl AzureTableStore {
     pub fn new(connection: &Connection, timeout: Duration) -> Result<Self, StorageError> {
         let http = super::azure::http_client(timeout)?;
-        let (location, credentials) = connection.table_service(&http)?;
+        let (location, credentials) = connection.service(super::azure::Service::Table, &http)?;
         let service = TableServiceClientBuilder::with_location(location, credentials)
             .transport(super::azure::transport(&http))
             .retry(super::azure::retry(timeout))
@@ -38,7 +38,7 @@ impl AzureTableStore {
 }
 
 /// Maps the SDK's error to ours. Messages may contain request URLs, so SAS signatures are cut.
-fn storage_error(error: azure_core::Error) -> StorageError {
+pub(crate) fn storage_error(error: azure_core::Error) -> StorageError {
     match error.kind() {
         ErrorKind::HttpResponse { status, error_code } => match *status {
             StatusCode::NotFound => StorageError::NotFound,

@@ -1,0 +1,265 @@
+//! Uploaded files: validated names, streaming uploads in fixed-size blocks with the SHA-256
+//! computed on the way, size limits, and owner prefixes, written once over any [`BlobStore`].
+
+use std::{fmt, ops::Range, sync::Arc};
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::{
+    records::{Invalid, Owner},
+    BlobInfo, BlobStore, ByteStream, ETag, StorageError,
+};
+
+/// Blocks this size go to storage as they fill: memory per upload stays bounded whatever the
+/// file size.
+pub const BLOCK_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_NAME_CHARS: usize = 255;
+pub const MAX_LIST: usize = 1000;
+pub const DEFAULT_LIST: usize = 100;
+
+/// A file name as the user gives it: 1 to 255 characters after trimming, `/`-separated
+/// segments, none empty, `.` or `..`; no leading `/`, backslash or control character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName(String);
+
+impl FileName {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let name = text.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > MAX_NAME_CHARS {
+            return Err(Invalid(format!(
+                "file name must be 1 to {MAX_NAME_CHARS} characters (got {chars})"
+            )));
+        }
+        if name.starts_with('/') {
+            return Err(Invalid("file name may not start with /".into()));
+        }
+        if name.chars().any(|c| c == '\\' || c.is_control()) {
+            return Err(Invalid(
+                "file name may not contain backslashes or control characters".into(),
+            ));
+        }
+        if name
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+        {
+            return Err(Invalid(
+                "file name segments may not be empty, `.` or `..`".into(),
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored file, as its owner sees it (name without the owner prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub etag: ETag,
+    pub last_modified: time::OffsetDateTime,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum FileError {
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The request body failed mid-way (the client went away): nothing was stored.
+    #[error("the upload was interrupted: {0}")]
+    Interrupted(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Files {
+    store: Arc<dyn BlobStore>,
+    container: String,
+    max_bytes: u64,
+}
+
+/// A page of an owner's files.
+#[derive(Debug, Clone)]
+pub struct FilePage {
+    pub files: Vec<FileInfo>,
+    pub next: Option<String>,
+}
+
+impl Files {
+    pub fn new(store: Arc<dyn BlobStore>, container: String, max_bytes: u64) -> Self {
+        Self {
+            store,
+            container,
+            max_bytes,
+        }
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    fn blob_name(owner: &Owner, name: &FileName) -> String {
+        format!("{}/{}", owner.as_str(), name.as_str())
+    }
+
+    fn file_info(owner: &Owner, blob: BlobInfo) -> FileInfo {
+        let prefix_len = owner.as_str().len() + 1;
+        FileInfo {
+            name: blob.name.get(prefix_len..).unwrap_or_default().to_owned(),
+            size: blob.size,
+            content_type: blob.content_type,
+            etag: blob.etag,
+            last_modified: blob.last_modified,
+            sha256: blob.sha256,
+        }
+    }
+
+    /// Streams `body` into the file `name`, replacing any previous one only once the whole body
+    /// is stored. On any error (too large, body failed, storage failed) nothing is stored.
+    pub async fn upload<S, E>(
+        &self,
+        owner: &Owner,
+        name: &FileName,
+        content_type: &str,
+        body: S,
+    ) -> Result<FileInfo, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: fmt::Display,
+    {
+        let mut upload = self
+            .store
+            .start_upload(&self.container, &Self::blob_name(owner, name))
+            .await?;
+        let mut body = std::pin::pin!(body);
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        let mut block = BytesMut::with_capacity(BLOCK_BYTES);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|error| FileError::Interrupted(error.to_string()))?;
+            size += chunk.len() as u64;
+            if size > self.max_bytes {
+                return Err(FileError::TooLarge {
+                    limit: self.max_bytes,
+                });
+            }
+            hasher.update(&chunk);
+            block.extend_from_slice(&chunk);
+            while block.len() >= BLOCK_BYTES {
+                upload
+                    .put_block(block.split_to(BLOCK_BYTES).freeze())
+                    .await?;
+            }
+        }
+        if !block.is_empty() {
+            upload.put_block(block.freeze()).await?;
+        }
+        let sha256 = format!("{:x}", hasher.finalize());
+        let blob = upload.commit(content_type, &sha256).await?;
+        Ok(Self::file_info(owner, blob))
+    }
+
+    pub async fn info(&self, owner: &Owner, name: &FileName) -> Result<FileInfo, StorageError> {
+        let blob = self
+            .store
+            .properties(&self.container, &Self::blob_name(owner, name))
+            .await?;
+        Ok(Self::file_info(owner, blob))
+    }
+
+    /// Bytes `range` of the file at version `etag` (from [`Files::info`]).
+    pub async fn read(
+        &self,
+        owner: &Owner,
+        name: &FileName,
+        range: Range<u64>,
+        etag: &ETag,
+    ) -> Result<ByteStream, StorageError> {
+        self.store
+            .read(&self.container, &Self::blob_name(owner, name), range, etag)
+            .await
+    }
+
+    pub async fn delete(&self, owner: &Owner, name: &FileName) -> Result<(), StorageError> {
+        self.store
+            .delete(&self.container, &Self::blob_name(owner, name))
+            .await
+    }
+
+    /// The owner's files whose names start with `prefix`, in name order.
+    pub async fn list(
+        &self,
+        owner: &Owner,
+        prefix: &str,
+        marker: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<FilePage, StorageError> {
+        let limit = limit.unwrap_or(DEFAULT_LIST).clamp(1, MAX_LIST);
+        let page = self
+            .store
+            .list(
+                &self.container,
+                &format!("{}/{prefix}", owner.as_str()),
+                marker,
+                limit,
+            )
+            .await?;
+        Ok(FilePage {
+            files: page
+                .blobs
+                .into_iter()
+                .map(|blob| Self::file_info(owner, blob))
+                .collect(),
+            next: page.next,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileName;
+
+    #[test]
+    fn names_are_checked() {
+        for good in [
+            "report.pdf",
+            "a/b.txt",
+            " spaced.txt ",
+            "ünïcode.txt",
+            "a..b",
+        ] {
+            assert!(FileName::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "   ",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "a\\b",
+            "a\u{0}b",
+            "dir/",
+        ] {
+            assert!(FileName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(FileName::parse(&"a".repeat(255)).is_ok());
+        assert!(FileName::parse(&"a".repeat(256)).is_err());
+    }
+}

@@ -42,6 +42,10 @@ pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
 pub const RECORDS_TABLE: &str = "RECORDS_TABLE";
 pub const DATA_DIR: &str = "DATA_DIR";
 pub const UPLOADS_CONTAINER: &str = "UPLOADS_CONTAINER";
+pub const USERS_TABLE: &str = "USERS_TABLE";
+pub const SESSIONS_TABLE: &str = "SESSIONS_TABLE";
+pub const SESSION_TTL: &str = "SESSION_TTL";
+pub const TRUST_EASY_AUTH: &str = "TRUST_EASY_AUTH";
 pub const UPLOAD_MAX_BYTES: &str = "UPLOAD_MAX_BYTES";
 pub const STORAGE_TIMEOUT_MS: &str = "STORAGE_TIMEOUT_MS";
 
@@ -101,6 +105,30 @@ pub const SETTINGS: &[Setting] = &[
         deploy: Deploy::AppSetting,
     },
     Setting {
+        name: USERS_TABLE,
+        default: Some("users"),
+        description: "Table holding accounts (created at start if missing).",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: SESSIONS_TABLE,
+        default: Some("sessions"),
+        description: "Table holding sessions (hashes of bearer tokens; created at start if missing).",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: SESSION_TTL,
+        default: Some("1h"),
+        description: "How long a login token is valid: seconds, or a number with `s`, `m`, `h` or `d`.",
+        deploy: Deploy::LocalOnly,
+    },
+    Setting {
+        name: TRUST_EASY_AUTH,
+        default: Some("false"),
+        description: "`true` only behind App Service Authentication: then `X-MS-CLIENT-PRINCIPAL` identifies the user (anyone can forge it otherwise).",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
         name: UPLOADS_CONTAINER,
         default: Some("uploads"),
         description: "Blob container holding uploaded files (created at start if missing).",
@@ -139,6 +167,8 @@ pub struct Config {
     pub log_filter: String,
     pub shutdown_timeout: Duration,
     pub storage: StorageConfig,
+    pub session_ttl: Duration,
+    pub trust_easy_auth: bool,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -213,6 +243,26 @@ impl Config {
             log_filter: set(RUST_LOG).unwrap_or_else(|| "info".to_owned()),
             shutdown_timeout,
             storage: storage_config(&set)?,
+            session_ttl: match set(SESSION_TTL) {
+                None => Duration::from_secs(3600),
+                Some(value) => parse_duration(&value).ok_or(ConfigError::Invalid {
+                    name: SESSION_TTL,
+                    value,
+                    expected: "a duration from 1 minute to 30 days, e.g. 3600, 90m, 1h, 7d",
+                })?,
+            },
+            trust_easy_auth: match set(TRUST_EASY_AUTH).as_deref().map(str::trim) {
+                None => false,
+                Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => true,
+                Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => false,
+                Some(v) => {
+                    return Err(ConfigError::Invalid {
+                        name: TRUST_EASY_AUTH,
+                        value: v.to_owned(),
+                        expected: "`true` or `false`",
+                    })
+                }
+            },
         })
     }
 }
@@ -266,6 +316,20 @@ fn storage_config(set: &impl Fn(&str) -> Option<String>) -> Result<StorageConfig
             expected: "3 to 63 letters and digits, starting with a letter",
         });
     }
+    let table = |name: &'static str, default: &str| {
+        let value = set(name).unwrap_or_else(|| default.to_owned());
+        if storage::valid_table_name(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                value,
+                expected: "3 to 63 letters and digits, starting with a letter",
+            })
+        }
+    };
+    let users_table = table(USERS_TABLE, "users")?;
+    let sessions_table = table(SESSIONS_TABLE, "sessions")?;
     let uploads_container = set(UPLOADS_CONTAINER).unwrap_or_else(|| "uploads".to_owned());
     if !storage::valid_container_name(&uploads_container) {
         return Err(ConfigError::Invalid {
@@ -304,10 +368,32 @@ fn storage_config(set: &impl Fn(&str) -> Option<String>) -> Result<StorageConfig
     Ok(StorageConfig {
         backend,
         records_table,
+        users_table,
+        sessions_table,
         uploads_container,
         upload_max_bytes,
         timeout,
     })
+}
+
+/// `3600`, `3600s`, `90m`, `1h`, `7d`, between a minute and 30 days.
+fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let (number, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let seconds_per_unit = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    let seconds = number.parse::<u64>().ok()?.checked_mul(seconds_per_unit)?;
+    (60..=30 * 86_400)
+        .contains(&seconds)
+        .then(|| Duration::from_secs(seconds))
 }
 
 fn parse_port(name: &'static str, value: &str) -> Result<u16, ConfigError> {
@@ -410,6 +496,31 @@ mod tests {
     }
 
     #[test]
+    fn session_ttl_and_easy_auth() {
+        let c = config(None, &[]).unwrap();
+        assert_eq!(c.session_ttl, Duration::from_secs(3600));
+        assert!(!c.trust_easy_auth);
+        for (text, secs) in [("7200", 7200), ("90m", 5400), ("2h", 7200), ("1d", 86_400)] {
+            assert_eq!(
+                config(None, &[(SESSION_TTL, text)])
+                    .unwrap()
+                    .session_ttl
+                    .as_secs(),
+                secs
+            );
+        }
+        for bad in ["0", "10s", "1y", "h", "31d"] {
+            assert!(config(None, &[(SESSION_TTL, bad)]).is_err(), "{bad}");
+        }
+        assert!(
+            config(None, &[(TRUST_EASY_AUTH, "TRUE")])
+                .unwrap()
+                .trust_easy_auth
+        );
+        assert!(config(None, &[(TRUST_EASY_AUTH, "yes")]).is_err());
+    }
+
+    #[test]
     fn json_logs_are_case_insensitive() {
         let c = config(None, &[(LOG_FORMAT, "JSON")]).unwrap();
         assert_eq!(c.log_format, LogFormat::Json);
@@ -431,6 +542,10 @@ mod tests {
             STORAGE_TIMEOUT_MS,
             UPLOADS_CONTAINER,
             UPLOAD_MAX_BYTES,
+            USERS_TABLE,
+            SESSIONS_TABLE,
+            SESSION_TTL,
+            TRUST_EASY_AUTH,
         ] {
             assert!(
                 SETTINGS.iter().any(|s| s.name == name),

@@ -31,6 +31,14 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No or invalid credentials; answered with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     Conflict(String),
     /// An If-Match that no longer matches: the client must re-read.
@@ -74,6 +82,8 @@ impl AppError {
                 StatusCode::BAD_REQUEST
             }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +100,8 @@ impl AppError {
             Self::MalformedBody(_) => "malformed_body",
             Self::InvalidInvocation(_) => "invalid_invocation",
             Self::NotFound(_) => "not_found",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Conflict(_) => "conflict",
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::Unavailable(_) => "service_unavailable",
@@ -163,6 +175,13 @@ fn code_for_status(status: StatusCode) -> &'static str {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            Self::Unavailable(_) => Some(5),
+            _ => None,
+        };
         let message = match &self {
             Self::Internal(cause) => {
                 tracing::error!(error = %cause, source = ?cause.source(), "request failed with an internal error");
@@ -193,10 +212,15 @@ impl IntoResponse for AppError {
             json,
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

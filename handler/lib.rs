@@ -6,6 +6,7 @@
 //!   payload adapter ([`host::invocation`]) that feeds payloads through the same router.
 //! - [`functions`]: one module per function (`hello`, `openapi`, ...), each with its
 //!   `#[utoipa::path]` so the router and the OpenAPI document come from one place.
+//! - [`auth`]: who is calling (bearer sessions, Easy Auth), argon2id passwords.
 //! - [`error`]: the one error type and its mapping to `{"error": {"code", "message"}}`.
 //! - [`logging`]: one line per request, text or JSON, secrets redacted.
 //! - [`storage`]: the data layer: domain services over Azure Table storage or embedded SQLite.
@@ -13,6 +14,7 @@
 //!
 //! [`app`] builds the whole service; `main.rs` only reads config, binds and calls [`serve`].
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod functions;
@@ -46,12 +48,18 @@ use crate::error::AppError;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub storage: storage::LazyStorage,
+    pub passwords: auth::passwords::Passwords,
+    pub session_ttl: Duration,
+    pub trust_easy_auth: bool,
 }
 
 impl AppState {
     pub fn new(config: &config::Config) -> Self {
         Self {
             storage: storage::LazyStorage::new(config.storage.clone()),
+            passwords: auth::passwords::Passwords::new(),
+            session_ttl: config.session_ttl,
+            trust_easy_auth: config.trust_easy_auth,
         }
     }
 }

@@ -90,43 +90,116 @@ fn definitions() -> Vec<Definition> {
         .collect()
 }
 
-/// The paths a route template matches: an optional trailing parameter (`{id?}`) gives two,
-/// with and without it. `sample` fills parameters for requests; `{name}` for OpenAPI.
-fn expand(route: &str, sample: bool) -> Vec<String> {
-    let mut required = Vec::new();
-    let mut optional = None;
-    for segment in route.split('/') {
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(inner) => {
-                let name = inner
-                    .trim_start_matches('*')
-                    .split(':')
-                    .next()
-                    .unwrap_or_default();
-                // `{id?}` is optional; a catch-all `{*rest}` also matches nothing at all.
-                let is_optional =
-                    name.ends_with('?') || inner.ends_with('?') || inner.starts_with('*');
-                let name = name.trim_end_matches('?');
-                let filled = if sample {
-                    "sample".to_owned()
-                } else {
-                    format!("{{{name}}}")
-                };
-                if is_optional {
-                    optional = Some(filled);
-                } else {
-                    required.push(filled);
+/// One segment of a host route template.
+enum Segment {
+    Literal(String),
+    /// `{id}`, `{id:int}`: exactly one segment.
+    Param,
+    /// `{id?}`: one segment or none (only last).
+    Optional,
+    /// `{*rest}`: any number of segments, including none (only last).
+    CatchAll,
+}
+
+fn template(route: &str) -> Vec<Segment> {
+    route
+        .split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(inner) if inner.starts_with('*') => Segment::CatchAll,
+                Some(inner) if inner.ends_with('?') => Segment::Optional,
+                Some(_) => Segment::Param,
+                None => Segment::Literal(segment.to_owned()),
+            },
+        )
+        .collect()
+}
+
+/// Whether the host would route `path` (an OpenAPI path, `/api/...`) to this template.
+fn matches(route: &str, path: &str) -> bool {
+    let Some(rest) = path.strip_prefix(&format!("/{}/", handler::host::ROUTE_PREFIX)) else {
+        return false;
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let pattern = template(route);
+    let mut i = 0;
+    for (position, part) in pattern.iter().enumerate() {
+        let last = position == pattern.len() - 1;
+        match part {
+            Segment::Literal(literal) => {
+                if segments.get(i) != Some(&literal.as_str()) {
+                    return false;
                 }
+                i += 1;
             }
-            None => required.push(segment.to_owned()),
+            Segment::Param => {
+                if segments.get(i).is_none_or(|s| s.is_empty()) {
+                    return false;
+                }
+                i += 1;
+            }
+            Segment::Optional if last => return segments.len() <= i + 1,
+            Segment::CatchAll if last => return true,
+            Segment::Optional | Segment::CatchAll => return false,
         }
     }
-    let prefix = handler::host::ROUTE_PREFIX;
-    let base = format!("/{prefix}/{}", required.join("/"));
-    match optional {
-        Some(last) => vec![base.clone(), format!("{base}/{last}")],
-        None => vec![base],
-    }
+    i == segments.len()
+}
+
+/// A request path for an OpenAPI path: parameters get a sample value.
+fn sample(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "sample"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// OpenAPI paths and their methods.
+fn documented() -> BTreeMap<String, BTreeSet<String>> {
+    let document = serde_json::to_value(handler::functions::openapi::document()).unwrap();
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(path, item)| {
+            let methods = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.to_ascii_uppercase())
+                .filter(|k| DOCUMENTED_METHODS.contains(&k.as_str()))
+                .collect();
+            (path.clone(), methods)
+        })
+        .collect()
+}
+
+/// The documented paths a definition's route covers.
+fn covered(definition: &Definition) -> Vec<String> {
+    documented()
+        .into_keys()
+        .filter(|path| matches(&definition.route, path))
+        .collect()
+}
+
+#[test]
+fn route_templates_match_like_the_host() {
+    assert!(matches("records/{id?}", "/api/records"));
+    assert!(matches("records/{id?}", "/api/records/{id}"));
+    assert!(!matches("records/{id?}", "/api/records/{id}/x"));
+    assert!(matches("upload/{*name}", "/api/upload"));
+    assert!(matches("upload/{*name}", "/api/upload/{name}"));
+    assert!(matches("hello", "/api/hello"));
+    assert!(!matches("hello", "/api/hello/x"));
+    assert!(!matches("hello", "/api/hellox"));
+    assert!(matches("users/{action?}", "/api/users/login"));
+    assert!(matches("openapi.json", "/api/openapi.json"));
 }
 
 #[test]
@@ -169,45 +242,34 @@ fn every_function_has_a_definition_and_every_definition_a_function() {
 fn the_openapi_document_matches_the_definitions() {
     let document = serde_json::to_value(handler::functions::openapi::document()).unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
-    let documented: BTreeMap<String, BTreeSet<String>> = document["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(path, item)| {
-            let methods = item
-                .as_object()
-                .unwrap()
-                .keys()
-                .filter(|k| DOCUMENTED_METHODS.contains(&k.to_ascii_uppercase().as_str()))
-                .map(|k| k.to_ascii_uppercase())
-                .collect();
-            (path.clone(), methods)
-        })
-        .collect();
-    let mut expected_paths = BTreeSet::new();
+    let documented = documented();
+    let mut claimed = BTreeSet::new();
     for definition in definitions() {
-        let paths = expand(&definition.route, false);
+        let paths = covered(&definition);
+        assert!(
+            !paths.is_empty(),
+            "{}: route {:?} covers no documented path",
+            definition.name,
+            definition.route
+        );
         let mut methods = BTreeSet::new();
         for path in &paths {
-            let documented_methods = documented.get(path).unwrap_or_else(|| {
-                panic!(
-                    "{}: {path} is declared but not in the OpenAPI document",
-                    definition.name
-                )
-            });
-            methods.extend(documented_methods.iter().cloned());
-            expected_paths.insert(path.clone());
+            methods.extend(documented[path].iter().cloned());
+            assert!(
+                claimed.insert(path.clone()),
+                "{path} is covered by two function.json routes"
+            );
         }
         assert_eq!(
             methods, definition.methods,
-            "{}: OpenAPI methods must equal function.json methods",
+            "{}: OpenAPI methods on {paths:?} must equal function.json methods",
             definition.name
         );
     }
-    let documented_paths: BTreeSet<String> = documented.keys().cloned().collect();
+    let all: BTreeSet<String> = documented.into_keys().collect();
     assert_eq!(
-        documented_paths, expected_paths,
-        "every OpenAPI path must belong to a function.json route"
+        all, claimed,
+        "every OpenAPI path must belong to a function.json route (else the host never forwards it)"
     );
 }
 
@@ -224,7 +286,7 @@ async fn the_router_serves_exactly_the_declared_methods_in_both_modes() {
             for method in ALL_METHODS {
                 let declared = definition.methods.contains(method);
                 let mut routed_somewhere = false;
-                for path in expand(&definition.route, true) {
+                for path in covered(&definition).iter().map(|path| sample(path)) {
                     let reply = app
                         .call(
                             mode,

@@ -186,3 +186,115 @@ fn a_busy_port_is_a_clear_failure() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("cannot listen"), "{stdout}");
 }
+
+/// One request over a fresh connection; returns the status code and body.
+fn call(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let response = http(port, &request).expect("response");
+    let status = response[9..12].parse().expect("status");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn token_of(body: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(body).expect("login JSON");
+    json["token"].as_str().expect("token").to_owned()
+}
+
+#[test]
+fn no_password_hash_or_token_reaches_the_logs() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = start(&[
+        ("PORT", port.to_string()),
+        ("LOG_FORMAT", "json".to_owned()),
+        ("RUST_LOG", "trace".to_owned()),
+        ("DATA_DIR", data.path().display().to_string()),
+    ]);
+    wait_ready(port);
+    let password = "a very secret passphrase 1";
+    let new_password = "another secret passphrase 2";
+    let credentials = format!(r#"{{"username":"ada","password":"{password}"}}"#);
+    assert_eq!(call(port, "POST", "/api/users", None, &credentials).0, 201);
+    let wrong = r#"{"username":"ada","password":"the wrong passphrase 3"}"#;
+    assert_eq!(call(port, "POST", "/api/users/login", None, wrong).0, 401);
+    let (status, body) = call(
+        port,
+        "POST",
+        "/api/users/login?password=in-the-query-4",
+        None,
+        &credentials,
+    );
+    assert_eq!(status, 200);
+    let token = token_of(&body);
+    let (_, second) = call(port, "POST", "/api/users/login", None, &credentials);
+    let other_token = token_of(&second);
+    assert_eq!(
+        call(
+            port,
+            "POST",
+            "/api/records",
+            Some(&token),
+            r#"{"name":"apple","price":1}"#
+        )
+        .0,
+        201
+    );
+    assert_eq!(
+        call(port, "PUT", "/api/upload/a.txt", Some(&token), "hello").0,
+        201
+    );
+    assert_eq!(call(port, "GET", "/api/users/me", Some(&token), "").0, 200);
+    let change = format!(r#"{{"password":"{new_password}","currentPassword":"{password}"}}"#);
+    assert_eq!(
+        call(port, "PATCH", "/api/users/me", Some(&token), &change).0,
+        200
+    );
+    assert_eq!(
+        call(
+            port,
+            "GET",
+            "/api/users/me?token=query-token-5",
+            Some(&other_token),
+            ""
+        )
+        .0,
+        401
+    );
+    let erase = format!(r#"{{"password":"{new_password}"}}"#);
+    assert_eq!(
+        call(port, "DELETE", "/api/users/me", Some(&token), &erase).0,
+        204
+    );
+
+    terminate(&child);
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    let (stdout, stderr) = output(child);
+    let logs = format!("{stdout}\n{stderr}");
+    assert!(
+        logs.lines().count() > 10,
+        "the walkthrough was logged:\n{logs}"
+    );
+    for secret in [
+        password,
+        new_password,
+        "the wrong passphrase 3",
+        "in-the-query-4",
+        "query-token-5",
+        &token,
+        &other_token,
+        "$argon2id",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret:?} reached the logs:\n{logs}"
+        );
+    }
+}

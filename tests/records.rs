@@ -11,8 +11,11 @@ const JSON: Option<&str> = Some("application/json");
 
 async fn both_backends() -> Vec<(&'static str, TestApp)> {
     vec![
-        ("embedded", spawn_app().await),
-        ("azurite", spawn_app_with(&azurite_settings()).await),
+        ("embedded", spawn_app().await.signed_in().await),
+        (
+            "azurite",
+            spawn_app_with(&azurite_settings()).await.signed_in().await,
+        ),
     ]
 }
 
@@ -128,7 +131,7 @@ async fn create_read_update_delete_with_etags() {
 
 #[tokio::test]
 async fn create_answers_with_location_in_both_modes() {
-    let app = spawn_app().await;
+    let app = spawn_app().await.signed_in().await;
     for mode in BOTH_MODES {
         let reply = app
             .call(
@@ -157,7 +160,7 @@ async fn create_answers_with_location_in_both_modes() {
 
 #[tokio::test]
 async fn bad_input_is_a_400_that_names_the_problem() {
-    let app = spawn_app().await;
+    let app = spawn_app().await.signed_in().await;
     let cases: [(Value, &str); 7] = [
         (json!({"name": "", "price": 1}), "name"),
         (json!({"name": "a".repeat(51), "price": 1}), "name"),
@@ -365,7 +368,16 @@ async fn unreachable_storage_is_a_503_with_retry_after_not_a_hang() {
         ("STORAGE_TIMEOUT_MS", "500".to_owned()),
     ])
     .await;
-    let reply = send(&app, Method::GET, "/api/records", &[], None).await;
+    // A well-formed token, so the request gets as far as storage.
+    let token = format!("Bearer {}", "A".repeat(64));
+    let reply = send(
+        &app,
+        Method::GET,
+        "/api/records",
+        &[("authorization", &token)],
+        None,
+    )
+    .await;
     assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(reply.headers().contains_key("retry-after"));
     let body: Value = reply.json().await.unwrap();

@@ -278,7 +278,7 @@ async fn queries_are_ordered_paged_filtered_and_confined_to_the_partition() {
 async fn records_page_through_everything_once_in_creation_order() {
     for b in backends().await {
         let records = Records::new(b.store.clone(), b.table.clone());
-        let owner = Owner::public();
+        let owner = owner();
         let mut created = Vec::new();
         for i in 0..23 {
             let name = if i % 2 == 0 { "even" } else { "odd" };
@@ -349,7 +349,7 @@ async fn records_page_through_everything_once_in_creation_order() {
 async fn concurrent_patches_with_one_etag_let_exactly_one_through() {
     for b in backends().await {
         let records = Records::new(b.store.clone(), b.table.clone());
-        let owner = Owner::public();
+        let owner = owner();
         let record = records
             .create(
                 &owner,
@@ -399,7 +399,7 @@ async fn concurrent_patches_with_one_etag_let_exactly_one_through() {
 async fn concurrent_unconditional_patches_lose_no_update() {
     for b in backends().await {
         let records = Records::new(b.store.clone(), b.table.clone());
-        let owner = Owner::public();
+        let owner = owner();
         let record = records
             .create(
                 &owner,
@@ -568,7 +568,7 @@ async fn uploads_of_several_blocks_read_back_identical_in_whole_and_in_ranges() 
     };
     for b in blob_backends().await {
         let files = b.files(u64::MAX);
-        let (owner, name) = (Owner::public(), FileName::parse("dir/data.bin").unwrap());
+        let (owner, name) = (owner(), FileName::parse("dir/data.bin").unwrap());
         let info = files
             .upload(&owner, &name, "application/octet-stream", chunks(&data))
             .await
@@ -609,7 +609,7 @@ async fn uploads_of_several_blocks_read_back_identical_in_whole_and_in_ranges() 
 async fn empty_files_work() {
     for b in blob_backends().await {
         let files = b.files(u64::MAX);
-        let (owner, name) = (Owner::public(), FileName::parse("empty.txt").unwrap());
+        let (owner, name) = (owner(), FileName::parse("empty.txt").unwrap());
         let info = files
             .upload(&owner, &name, "text/plain", chunks(&[]))
             .await
@@ -633,7 +633,7 @@ async fn empty_files_work() {
 async fn replacing_a_file_changes_its_etag_and_stale_reads_fail() {
     for b in blob_backends().await {
         let files = b.files(u64::MAX);
-        let (owner, name) = (Owner::public(), FileName::parse("v.txt").unwrap());
+        let (owner, name) = (owner(), FileName::parse("v.txt").unwrap());
         let first = files
             .upload(&owner, &name, "text/plain", chunks(b"one"))
             .await
@@ -665,7 +665,7 @@ async fn replacing_a_file_changes_its_etag_and_stale_reads_fail() {
 async fn an_interrupted_upload_leaves_nothing_behind() {
     for b in blob_backends().await {
         let files = b.files(u64::MAX);
-        let (owner, name) = (Owner::public(), FileName::parse("broken.bin").unwrap());
+        let (owner, name) = (owner(), FileName::parse("broken.bin").unwrap());
         let body = stream::iter(vec![
             Ok(Bytes::from(pattern(BLOCK_BYTES + 1))),
             Err(std::io::Error::new(
@@ -705,7 +705,7 @@ async fn an_interrupted_upload_leaves_nothing_behind() {
 async fn the_size_limit_is_enforced_while_streaming() {
     for b in blob_backends().await {
         let files = b.files(10);
-        let (owner, name) = (Owner::public(), FileName::parse("big.bin").unwrap());
+        let (owner, name) = (owner(), FileName::parse("big.bin").unwrap());
         let result = files
             .upload(&owner, &name, "application/octet-stream", chunks(&[7; 11]))
             .await;
@@ -731,7 +731,7 @@ async fn the_size_limit_is_enforced_while_streaming() {
 async fn listing_is_ordered_paged_prefixed_and_per_owner() {
     for b in blob_backends().await {
         let files = b.files(u64::MAX);
-        let owner = Owner::public();
+        let owner = owner();
         for name in ["b.txt", "a/2.txt", "a/1.txt", "c.txt", "a/3.txt"] {
             files
                 .upload(
@@ -820,7 +820,7 @@ async fn blob_names_cannot_escape_the_directory() {
     store.ensure_container("c1").await.unwrap();
     let files = Files::new(Arc::new(store), "c1".into(), u64::MAX);
     // Owner keys are validated, names are validated, and on disk every name is a hash anyway.
-    let owner = Owner::public();
+    let owner = owner();
     files
         .upload(
             &owner,
@@ -835,4 +835,9 @@ async fn blob_names_cannot_escape_the_directory() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(outside, [std::ffi::OsString::from("blobs")]);
+}
+
+/// An owner as the app makes them: a user id.
+fn owner() -> Owner {
+    Owner::new("0194f0a2-7c3e-4b1a-9d4e-1234567890ab").unwrap()
 }

@@ -12,8 +12,8 @@ async fn both_backends() -> Vec<(&'static str, TestApp)> {
     let mut azurite = azurite_settings();
     azurite.push(("UPLOADS_CONTAINER", common::unique_table("uploads")));
     vec![
-        ("embedded", spawn_app().await),
-        ("azurite", spawn_app_with(&azurite).await),
+        ("embedded", spawn_app().await.signed_in().await),
+        ("azurite", spawn_app_with(&azurite).await.signed_in().await),
     ]
 }
 
@@ -180,7 +180,7 @@ async fn empty_files_upload_and_download() {
 
 #[tokio::test]
 async fn multipart_forms_store_each_file_part() {
-    let app = spawn_app().await;
+    let app = spawn_app().await.signed_in().await;
     let one = reqwest::multipart::Form::new()
         .text("comment", "ignored")
         .part(
@@ -272,7 +272,7 @@ async fn multipart_forms_store_each_file_part() {
 
 #[tokio::test]
 async fn bad_names_are_400() {
-    let app = spawn_app().await;
+    let app = spawn_app().await.signed_in().await;
     for query in [
         "name=..%2Fx",
         "name=%2Fetc%2Fpasswd",
@@ -314,10 +314,14 @@ async fn bad_names_are_400() {
 
 #[tokio::test]
 async fn the_size_limit_is_checked_up_front_and_while_streaming() {
-    let app = spawn_app_with(&[("UPLOAD_MAX_BYTES", "1000".to_owned())]).await;
+    let app = spawn_app_with(&[("UPLOAD_MAX_BYTES", "1000".to_owned())])
+        .await
+        .signed_in()
+        .await;
     // Declared too large: refused before any byte is read.
+    let token = app.token.clone().unwrap();
     let response = app
-        .raw(b"PUT /api/upload/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n")
+        .raw(format!("PUT /api/upload/big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 1001\r\n\r\n").as_bytes())
         .await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
 
@@ -345,12 +349,9 @@ async fn the_size_limit_is_checked_up_front_and_while_streaming() {
 async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
     for (backend, app) in both_backends().await {
         let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
-        stream
-            .write_all(
-                b"PUT /api/upload/cut.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n",
-            )
-            .await
-            .unwrap();
+        let token = app.token.clone().unwrap();
+        let head = format!("PUT /api/upload/cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 20000000\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
         stream.write_all(&pattern(6 * 1024 * 1024)).await.unwrap();
         drop(stream);
 
@@ -399,7 +400,7 @@ fn staged(app: &TestApp) -> usize {
 
 #[tokio::test]
 async fn small_files_work_in_payload_mode_too() {
-    let app = spawn_app().await;
+    let app = spawn_app().await.signed_in().await;
     for mode in BOTH_MODES {
         let reply = app
             .call(

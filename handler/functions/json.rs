@@ -2,10 +2,11 @@
 //! extractor would answer in its own words).
 
 use axum::{
-    body::{to_bytes, Body},
+    body::{to_bytes, Body, Bytes},
     http::{header, HeaderMap},
 };
 use serde::de::DeserializeOwned;
+use zeroize::Zeroize;
 
 use crate::error::AppError;
 
@@ -32,17 +33,39 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, AppError> {
+    let bytes = read_bytes(headers, body).await?;
+    parse(&bytes)
+}
+
+/// Like [`read`], for bodies holding secrets: the buffer is zeroed once parsed, so the
+/// clear-text password does not linger in freed memory.
+pub async fn read_and_wipe<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, AppError> {
+    let bytes = read_bytes(headers, body).await?;
+    let parsed = parse(&bytes);
+    if let Ok(mut owned) = bytes.try_into_mut() {
+        owned.as_mut().zeroize();
+    }
+    parsed
+}
+
+async fn read_bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> {
     if !is_json(headers) {
         return Err(AppError::UnsupportedMediaType(
             "send the body as application/json".into(),
         ));
     }
-    let bytes = to_bytes(body, MAX_JSON_BYTES)
+    to_bytes(body, MAX_JSON_BYTES)
         .await
         .map_err(|_| AppError::PayloadTooLarge {
             limit: MAX_JSON_BYTES as u64,
-        })?;
-    let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        })
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         // "price: invalid type: floating point `1.5`, expected i64" names the field and the
         // problem, which is what the client needs to fix it.

@@ -7,6 +7,7 @@ pub mod json;
 pub mod openapi;
 pub mod records;
 pub mod upload;
+pub mod users;
 
 use axum::{extract::DefaultBodyLimit, routing::get};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -15,7 +16,7 @@ use crate::AppState;
 
 /// Function names, as the host knows them (the folder names under `functions/`). The JSON
 /// invocation payload adapter accepts `POST /<name>` for these.
-pub const NAMES: &[&str] = &["hello", "openapi", "records", "upload"];
+pub const NAMES: &[&str] = &["hello", "openapi", "records", "upload", "users"];
 
 /// Every function's routes, with their OpenAPI operations.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,6 +31,10 @@ pub fn router() -> OpenApiRouter<AppState> {
             records::delete
         ))
         .merge(upload_router())
+        .routes(routes!(users::register))
+        .routes(routes!(users::login))
+        .routes(routes!(users::logout))
+        .routes(routes!(users::me, users::update, users::erase))
 }
 
 /// Uploads stream and enforce `UPLOAD_MAX_BYTES` themselves, so the framework's 2 MB default

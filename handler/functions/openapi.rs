@@ -20,10 +20,25 @@ use crate::error::ErrorBody;
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
     // Routed by hand as a catch-all (names contain `/`), so listed here rather than by routes!.
     paths(super::upload::download, super::upload::put, super::upload::delete)
 )]
 struct BaseDocument;
+
+/// The `bearer` scheme that protected operations name: the token from POST /api/users/login.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// Title, description, shared schemas and the hand-routed paths; the rest are added by
 /// [`super::router`].

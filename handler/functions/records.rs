@@ -1,6 +1,6 @@
 //! `records`: the classic `fruit(name, price)` table as a REST resource on Table storage, with
-//! ETags for optimistic concurrency. Until accounts exist every record belongs to the `public`
-//! owner.
+//! ETags for optimistic concurrency. Records belong to the signed-in user: their partition is
+//! the user's id, so no one else can read, list, change or delete them.
 
 use axum::{
     body::Body,
@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    auth::Caller,
     error::{AppError, ErrorBody},
     functions::json,
     storage::{
-        records::{self, Fields, ListOptions, Owner, Patch, Price, Record, RecordId, RecordName},
+        records::{self, Fields, ListOptions, Patch, Price, Record, RecordId, RecordName},
         ETag, StorageError,
     },
     AppState,
@@ -146,14 +147,17 @@ fn location(id: &RecordId) -> HeaderValue {
     get,
     path = "/api/records",
     tag = "records",
+    security(("bearer" = [])),
     params(ListParams),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 200, description = "A page of records; `x-continuation` repeats the token", body = RecordPage),
         (status = 400, description = "Bad limit, name or continuation", body = ErrorBody),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let limit = params
@@ -186,7 +190,7 @@ pub async fn list(
     let storage = state.storage.get().await?;
     let page = storage
         .records
-        .list(&Owner::public(), ListOptions { name, limit, after })
+        .list(&caller.owner(), ListOptions { name, limit, after })
         .await?;
     let continuation = page.next.as_ref().map(encode_continuation);
     let mut response = Json(RecordPage {
@@ -217,8 +221,10 @@ fn decode_continuation(token: &str) -> Result<RecordId, AppError> {
     post,
     path = "/api/records",
     tag = "records",
+    security(("bearer" = [])),
     request_body = RecordInput,
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 201, description = "Created; `Location` and `ETag` headers", body = RecordBody),
         (status = 400, description = "Invalid or unknown field", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
@@ -226,12 +232,13 @@ fn decode_continuation(token: &str) -> Result<RecordId, AppError> {
 )]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
     let fields = fields(json::read(&headers, body).await?)?;
     let storage = state.storage.get().await?;
-    let record = storage.records.create(&Owner::public(), fields).await?;
+    let record = storage.records.create(&caller.owner(), fields).await?;
     let response = (
         StatusCode::CREATED,
         [(header::LOCATION, location(&record.id))],
@@ -246,8 +253,10 @@ pub async fn create(
     get,
     path = "/api/records/{id}",
     tag = "records",
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Record id")),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 200, description = "The record, with its `ETag`", body = RecordBody),
         (status = 304, description = "Not modified"),
         (status = 400, description = "Not a record id", body = ErrorBody),
@@ -256,6 +265,7 @@ pub async fn create(
 )]
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -266,7 +276,7 @@ pub async fn get(
     let storage = state.storage.get().await?;
     let record = storage
         .records
-        .get(&Owner::public(), &id)
+        .get(&caller.owner(), &id)
         .await
         .map_err(not_found(&id))?;
     if if_none_match.is_some_and(|tag| tag == "*" || tag == record.etag.0) {
@@ -286,9 +296,11 @@ pub async fn get(
     put,
     path = "/api/records/{id}",
     tag = "records",
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Record id")),
     request_body = RecordInput,
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 200, description = "Replaced; the new `ETag`", body = RecordBody),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
@@ -297,6 +309,7 @@ pub async fn get(
 )]
 pub async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -307,7 +320,7 @@ pub async fn replace(
     let storage = state.storage.get().await?;
     let record = storage
         .records
-        .replace(&Owner::public(), &id, fields, if_match.as_ref())
+        .replace(&caller.owner(), &id, fields, if_match.as_ref())
         .await
         .map_err(not_found(&id))?;
     Ok(with_etag(
@@ -321,9 +334,11 @@ pub async fn replace(
     patch,
     path = "/api/records/{id}",
     tag = "records",
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Record id")),
     request_body(content = RecordPatch, content_type = "application/json"),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 200, description = "Updated; the new `ETag`", body = RecordBody),
         (status = 400, description = "Invalid input or nothing to change", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
@@ -332,6 +347,7 @@ pub async fn replace(
 )]
 pub async fn patch(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -356,7 +372,7 @@ pub async fn patch(
     let storage = state.storage.get().await?;
     let record = storage
         .records
-        .patch(&Owner::public(), &id, patch, if_match.as_ref())
+        .patch(&caller.owner(), &id, patch, if_match.as_ref())
         .await
         .map_err(not_found(&id))?;
     Ok(with_etag(
@@ -370,8 +386,10 @@ pub async fn patch(
     delete,
     path = "/api/records/{id}",
     tag = "records",
+    security(("bearer" = [])),
     params(("id" = String, Path, description = "Record id")),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 204, description = "Deleted"),
         (status = 400, description = "Not a record id", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
@@ -380,6 +398,7 @@ pub async fn patch(
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -388,7 +407,7 @@ pub async fn delete(
     let storage = state.storage.get().await?;
     storage
         .records
-        .delete(&Owner::public(), &id, if_match.as_ref())
+        .delete(&caller.owner(), &id, if_match.as_ref())
         .await
         .map_err(not_found(&id))?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -1,6 +1,7 @@
 //! `upload`: files streamed into Blob storage in blocks (constant memory, nothing visible until
 //! the last block is in) and served back with ranges, conditional GETs and safe
-//! `Content-Disposition`. Until accounts exist every file belongs to the `public` owner.
+//! `Content-Disposition`. Files belong to the signed-in user: blob names are prefixed with the
+//! user's id, so no one else can read, list, replace or delete them.
 
 use axum::{
     body::Body,
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    auth::Caller,
     error::{AppError, ErrorBody},
     storage::{
         files::{FileError, FileInfo, FileName},
@@ -176,6 +178,7 @@ fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), AppError
 
 async fn store_raw(
     state: &AppState,
+    owner: &Owner,
     name: &FileName,
     request: Request,
 ) -> Result<Response, AppError> {
@@ -191,7 +194,7 @@ async fn store_raw(
     let body = request.into_body().into_data_stream();
     let file = storage
         .files
-        .upload(&Owner::public(), name, &content_type, body)
+        .upload(owner, name, &content_type, body)
         .await?;
     Ok(created(&file))
 }
@@ -201,14 +204,17 @@ async fn store_raw(
     get,
     path = "/api/upload",
     tag = "upload",
+    security(("bearer" = [])),
     params(ListParams),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 200, description = "A page of files", body = FilePageBody),
         (status = 400, description = "Bad prefix, limit or continuation", body = ErrorBody),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let prefix = params.prefix.unwrap_or_default();
@@ -249,7 +255,7 @@ pub async fn list(
     let storage = state.storage.get().await?;
     let page = storage
         .files
-        .list(&Owner::public(), &prefix, marker.as_deref(), limit)
+        .list(&caller.owner(), &prefix, marker.as_deref(), limit)
         .await?;
     Ok(Json(FilePageBody {
         files: page.files.iter().map(FileBody::from).collect(),
@@ -264,6 +270,7 @@ pub async fn list(
     post,
     path = "/api/upload",
     tag = "upload",
+    security(("bearer" = [])),
     params(UploadParams),
     request_body(
         description = "The file itself (any content type), or a multipart form with `file` parts.",
@@ -273,6 +280,7 @@ pub async fn list(
         ),
     ),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 201, description = "Stored; `Location` points at it. Several multipart files give an array.", body = FileBody),
         (status = 400, description = "Bad or missing name, or no file part", body = ErrorBody),
         (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = ErrorBody),
@@ -280,6 +288,7 @@ pub async fn list(
 )]
 pub async fn post(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<UploadParams>,
     request: Request,
 ) -> Result<Response, AppError> {
@@ -297,7 +306,7 @@ pub async fn post(
         let name = params.name.as_deref().ok_or_else(|| {
             AppError::InvalidInput("give the file name as ?name=, or send a multipart form".into())
         })?;
-        return store_raw(&state, &file_name(name)?, request).await;
+        return store_raw(&state, &caller.owner(), &file_name(name)?, request).await;
     }
 
     let storage = state.storage.get().await?;
@@ -321,7 +330,7 @@ pub async fn post(
         let content_type = content_type_for(field.content_type(), &name);
         let file = storage
             .files
-            .upload(&Owner::public(), &name, &content_type, field)
+            .upload(&caller.owner(), &name, &content_type, field)
             .await?;
         stored.push(file);
     }
@@ -340,9 +349,11 @@ pub async fn post(
     put,
     path = "/api/upload/{name}",
     tag = "upload",
+    security(("bearer" = [])),
     params(("name" = String, Path, description = "File name; may contain `/`")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 201, description = "Stored", body = FileBody),
         (status = 400, description = "Bad name", body = ErrorBody),
         (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = ErrorBody),
@@ -350,10 +361,11 @@ pub async fn post(
 )]
 pub async fn put(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     request: Request,
 ) -> Result<Response, AppError> {
-    store_raw(&state, &file_name(&name)?, request).await
+    store_raw(&state, &caller.owner(), &file_name(&name)?, request).await
 }
 
 /// Downloads a file, with `Range`, `If-None-Match` and `HEAD` support.
@@ -361,11 +373,13 @@ pub async fn put(
     method(get, head),
     path = "/api/upload/{name}",
     tag = "upload",
+    security(("bearer" = [])),
     params(
         ("name" = String, Path, description = "File name; may contain `/`"),
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-99`"),
     ),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 304, description = "Not modified"),
@@ -375,13 +389,14 @@ pub async fn put(
 )]
 pub async fn download(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let name = file_name(&name)?;
     let storage = state.storage.get().await?;
-    let owner = Owner::public();
+    let owner = caller.owner();
     let file = storage
         .files
         .info(&owner, &name)
@@ -543,8 +558,10 @@ fn download_headers(file: &FileInfo, name: &FileName) -> HeaderMap {
     delete,
     path = "/api/upload/{name}",
     tag = "upload",
+    security(("bearer" = [])),
     params(("name" = String, Path, description = "File name; may contain `/`")),
     responses(
+        (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad name", body = ErrorBody),
         (status = 404, description = "No such file", body = ErrorBody),
@@ -552,13 +569,14 @@ fn download_headers(file: &FileInfo, name: &FileName) -> HeaderMap {
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let name = file_name(&name)?;
     let storage = state.storage.get().await?;
     storage
         .files
-        .delete(&Owner::public(), &name)
+        .delete(&caller.owner(), &name)
         .await
         .map_err(not_found(&name))?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -201,6 +201,35 @@ impl Files {
             .await
     }
 
+    /// Every file of `owner`, in name order (what the owner can export).
+    pub async fn all(&self, owner: &Owner) -> Result<Vec<FileInfo>, StorageError> {
+        let mut files = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .list(owner, "", marker.as_deref(), Some(MAX_LIST))
+                .await?;
+            files.extend(page.files);
+            match page.next {
+                Some(next) => marker = Some(next),
+                None => return Ok(files),
+            }
+        }
+    }
+
+    /// Deletes every file of `owner`; returns how many there were.
+    pub async fn delete_all(&self, owner: &Owner) -> Result<usize, StorageError> {
+        let files = self.all(owner).await?;
+        for file in &files {
+            let name = FileName(file.name.clone());
+            match self.delete(owner, &name).await {
+                Ok(()) | Err(StorageError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(files.len())
+    }
+
     /// The owner's files whose names start with `prefix`, in name order.
     pub async fn list(
         &self,

@@ -19,6 +19,7 @@ pub mod files;
 pub mod identity;
 pub mod records;
 pub mod tables;
+pub mod users;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -253,6 +254,8 @@ pub enum Backend {
 pub struct StorageConfig {
     pub backend: Backend,
     pub records_table: String,
+    pub users_table: String,
+    pub sessions_table: String,
     pub uploads_container: String,
     /// Largest file an upload may store.
     pub upload_max_bytes: u64,
@@ -265,6 +268,8 @@ pub struct StorageConfig {
 pub struct Storage {
     pub records: records::Records,
     pub files: files::Files,
+    pub users: users::Users,
+    pub sessions: users::Sessions,
 }
 
 impl Storage {
@@ -280,10 +285,18 @@ impl Storage {
                 Arc::new(blobs::AzureBlobStore::new(connection, config.timeout)?),
             ),
         };
-        store.ensure_table(&config.records_table).await?;
+        for table in [
+            &config.records_table,
+            &config.users_table,
+            &config.sessions_table,
+        ] {
+            store.ensure_table(table).await?;
+        }
         blobs.ensure_container(&config.uploads_container).await?;
         Ok(Self {
-            records: records::Records::new(store, config.records_table.clone()),
+            records: records::Records::new(store.clone(), config.records_table.clone()),
+            users: users::Users::new(store.clone(), config.users_table.clone()),
+            sessions: users::Sessions::new(store, config.sessions_table.clone()),
             files: files::Files::new(
                 blobs,
                 config.uploads_container.clone(),

@@ -92,15 +92,12 @@ impl Price {
     }
 }
 
-/// Who the records belong to: the Table partition. `public` until accounts exist.
+/// Who records and files belong to: the Table partition and the blob name prefix. It is the
+/// signed-in user's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner(String);
 
 impl Owner {
-    pub fn public() -> Self {
-        Self("public".into())
-    }
-
     pub fn new(key: &str) -> Result<Self, Invalid> {
         super::validate_key(key).map_err(|why| Invalid(why.into()))?;
         Ok(Self(key.to_owned()))
@@ -155,7 +152,7 @@ pub struct Records {
     table: String,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     // Formatting the current UTC time as RFC 3339 cannot fail for years 0..=9999.
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
@@ -339,6 +336,41 @@ impl Records {
         Err(StorageError::Unavailable(
             "the record kept changing; try again".into(),
         ))
+    }
+
+    /// Every record of `owner`, in creation order (what the owner can export).
+    pub async fn all(&self, owner: &Owner) -> Result<Vec<Record>, StorageError> {
+        let mut records = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .list(
+                    owner,
+                    ListOptions {
+                        name: None,
+                        limit: Some(MAX_LIMIT),
+                        after,
+                    },
+                )
+                .await?;
+            records.extend(page.records);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(records),
+            }
+        }
+    }
+
+    /// Deletes every record of `owner`; returns how many there were.
+    pub async fn delete_all(&self, owner: &Owner) -> Result<usize, StorageError> {
+        let records = self.all(owner).await?;
+        for record in &records {
+            match self.delete(owner, &record.id, None).await {
+                Ok(()) | Err(StorageError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(records.len())
     }
 
     pub async fn delete(

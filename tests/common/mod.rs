@@ -18,6 +18,26 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The embedded backend's directory, removed when the test ends.
     pub data_dir: tempfile::TempDir,
+    /// The bearer token every request carries after [`TestApp::signed_in`].
+    pub token: Option<String>,
+}
+
+/// A password the policy accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// The Azurite that `scripts/test` started. Missing Azurite is a failure, never a skip.
@@ -70,11 +90,9 @@ pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
     TestApp {
         address,
         base: format!("http://{address}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: client(None),
         data_dir,
+        token: None,
     }
 }
 
@@ -133,6 +151,46 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Registers `username` with [`PASSWORD`] and returns a fresh login token.
+    pub async fn register_and_login(&self, username: &str) -> String {
+        let anonymous = client(None);
+        let credentials = serde_json::json!({"username": username, "password": PASSWORD});
+        let created = anonymous
+            .post(format!("{}/api/users", self.base))
+            .json(&credentials)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(created.status(), StatusCode::CREATED, "register {username}");
+        self.login(username).await
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        let response = client(None)
+            .post(format!("{}/api/users/login", self.base))
+            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::OK, "login {username}");
+        let body: Value = response.json().await.expect("login body");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Signs a fresh user in; every later request (in both modes) carries their token.
+    pub async fn signed_in(mut self) -> Self {
+        let username = format!("user-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let token = self.register_and_login(&username).await;
+        self.client = client(Some(&token));
+        self.token = Some(token);
+        self
+    }
+
+    /// A client carrying `token`, for acting as another user.
+    pub fn client_for(token: &str) -> reqwest::Client {
+        client(Some(token))
+    }
+
     /// Sends one request to `function` the way the host would in `mode`.
     pub async fn call(
         &self,
@@ -176,7 +234,11 @@ impl TestApp {
                 }
             }
             Mode::Payload => {
-                let payload = invocation(method.as_str(), path_and_query, content_type, body);
+                let mut payload = invocation(method.as_str(), path_and_query, content_type, body);
+                if let Some(token) = &self.token {
+                    payload["Data"]["req"]["Headers"]["Authorization"] =
+                        serde_json::json!([format!("Bearer {token}")]);
+                }
                 let response = self
                     .client
                     .post(format!("{}/{function}", self.base))

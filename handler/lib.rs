@@ -4,8 +4,10 @@
 //! - [`config`]: typed settings from the environment, validated once at start.
 //! - [`host`]: the host contract: limits, the readiness probe on `/`, and the JSON invocation
 //!   payload adapter ([`host::invocation`]) that feeds payloads through the same router.
-//! - [`functions`]: one module per function (`hello`, `openapi`, ...), each with its
-//!   `#[utoipa::path]` so the router and the OpenAPI document come from one place.
+//! - [`functions`]: one module per function (`hello`, `status`, `bikepoint`, `openapi`), each
+//!   with its `#[utoipa::path]` so the router and the OpenAPI document come from one place.
+//! - [`tfl`]: the TfL Unified API client (timeouts, one retry, cache, app key) behind `status`
+//!   and `bikepoint`.
 //! - [`error`]: the one error type and its mapping to `{"error": {"code", "message"}}`.
 //! - [`logging`]: one line per request, text or JSON, secrets redacted.
 //! - [`package`]: assembles `dist/` and `dist.zip` for zip deploy and `func start`.
@@ -18,10 +20,12 @@ pub mod functions;
 pub mod host;
 pub mod logging;
 pub mod package;
+pub mod tfl;
 
 use std::{
     future::{Future, IntoFuture},
     io,
+    sync::Arc,
     time::Duration,
 };
 
@@ -37,12 +41,24 @@ use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
 };
 
-use crate::error::AppError;
+use crate::{config::Config, error::AppError, tfl::TflClient};
 
 /// Shared, cheaply clonable state handed to every function. Clients built once at start
 /// (storage, TfL) live here.
-#[derive(Clone, Debug, Default)]
-pub struct AppState {}
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub tfl: Arc<TflClient>,
+}
+
+impl AppState {
+    /// Builds every client from `config`. Nothing here touches the network, so it costs the
+    /// readiness probe only a few milliseconds.
+    pub fn new(config: &Config) -> Result<Self, tfl::TflError> {
+        Ok(Self {
+            tfl: Arc::new(TflClient::new(&config.tfl)?),
+        })
+    }
+}
 
 /// The complete service: every function under `/api`, the readiness probe on `/`, and the
 /// invocation payload adapter on `/<function>`.

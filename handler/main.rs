@@ -78,7 +78,14 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
             }
         };
         tracing::info!(%address, "listening");
-        let app = handler::app(handler::AppState::default());
+        let state = match handler::AppState::new(&config) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::error!(%error, "cannot build the app's clients");
+                return ExitCode::FAILURE;
+            }
+        };
+        let app = handler::app(state);
         match handler::serve(
             listener,
             app,

@@ -18,11 +18,30 @@ pub struct TestApp {
     pub client: reqwest::Client,
 }
 
+/// Where TfL is when a test does not stand one in: a closed loopback port, so a stray TfL call
+/// fails at once (502) and nothing reaches the internet.
+pub const NO_TFL: &str = "http://127.0.0.1:9";
+
+/// A configuration as `main` reads it, from `env` only (never the process environment).
+pub fn config(env: &[(&str, &str)]) -> handler::config::Config {
+    handler::config::Config::from_lookup(None, |name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .expect("test configuration")
+}
+
 /// Serves the app as `main` does, on 127.0.0.1:0, for the rest of the test.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(config(&[("TFL_API_BASE", NO_TFL)])).await
+}
+
+/// [`spawn_app`] with a configuration of the test's own (e.g. TFL_API_BASE at a replay server).
+pub async fn spawn_app_with(config: handler::config::Config) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = handler::app(handler::AppState::default());
+    let app = handler::app(handler::AppState::new(&config).expect("app state"));
     tokio::spawn(handler::serve(
         listener,
         app,

@@ -86,40 +86,80 @@ fn definitions() -> Vec<Definition> {
         .collect()
 }
 
-/// A concrete path for a route template: `{id}` and `{*rest}` become sample values.
-fn sample_path(route: &str) -> String {
-    let concrete: Vec<String> = route
-        .split('/')
-        .map(|segment| {
-            if segment.starts_with('{') && segment.ends_with('}') {
-                "sample".to_owned()
-            } else {
-                segment.to_owned()
-            }
-        })
+/// Every path a route template stands for: an optional segment (`{id?}`, host syntax) may be
+/// present or absent, so `bikepoint/{id?}` is both `bikepoint` and `bikepoint/{id}`. Each
+/// segment goes through `segment`.
+fn expand(route: &str, segment: impl Fn(&str) -> String) -> Vec<String> {
+    let mut paths: Vec<Vec<String>> = vec![Vec::new()];
+    for part in route.split('/') {
+        let optional = part.starts_with('{') && part.ends_with("?}");
+        let with: Vec<Vec<String>> = paths
+            .iter()
+            .map(|path| {
+                let mut path = path.clone();
+                path.push(segment(part));
+                path
+            })
+            .collect();
+        if optional {
+            paths.extend(with);
+        } else {
+            paths = with;
+        }
+    }
+    let mut paths: Vec<String> = paths
+        .into_iter()
+        .map(|segments| format!("/{}/{}", handler::host::ROUTE_PREFIX, segments.join("/")))
         .collect();
-    format!("/{}/{}", handler::host::ROUTE_PREFIX, concrete.join("/"))
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// Concrete paths for a route template: `{id}`, `{id?}` and `{*rest}` become sample values.
+fn sample_paths(route: &str) -> Vec<String> {
+    expand(route, |segment| {
+        if segment.starts_with('{') && segment.ends_with('}') {
+            "sample".to_owned()
+        } else {
+            segment.to_owned()
+        }
+    })
 }
 
 /// `{id:int?}` and friends are host syntax; the router and OpenAPI write `{id}`.
-fn openapi_path(route: &str) -> String {
-    let plain: Vec<String> = route
-        .split('/')
-        .map(|segment| match segment.strip_prefix('{') {
-            Some(inner) => {
-                let name = inner
-                    .trim_end_matches('}')
-                    .trim_start_matches('*')
-                    .split(':')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches('?');
-                format!("{{{name}}}")
-            }
-            None => segment.to_owned(),
-        })
-        .collect();
-    format!("/{}/{}", handler::host::ROUTE_PREFIX, plain.join("/"))
+fn openapi_paths(route: &str) -> Vec<String> {
+    expand(route, |segment| match segment.strip_prefix('{') {
+        Some(inner) => {
+            let name = inner
+                .trim_end_matches('}')
+                .trim_start_matches('*')
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('?');
+            format!("{{{name}}}")
+        }
+        None => segment.to_owned(),
+    })
+}
+
+#[test]
+fn optional_segments_stand_for_both_paths() {
+    assert_eq!(openapi_paths("hello"), ["/api/hello"]);
+    assert_eq!(
+        openapi_paths("bikepoint/{id?}"),
+        ["/api/bikepoint", "/api/bikepoint/{id}"]
+    );
+    assert_eq!(
+        openapi_paths("records/{id:int}"),
+        ["/api/records/{id}"],
+        "a required parameter is never dropped"
+    );
+    assert_eq!(
+        sample_paths("bikepoint/{id?}"),
+        ["/api/bikepoint", "/api/bikepoint/sample"]
+    );
 }
 
 #[test]
@@ -179,10 +219,12 @@ fn the_openapi_document_matches_the_definitions() {
         .collect();
     let mut declared: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for definition in definitions() {
-        declared
-            .entry(openapi_path(&definition.route))
-            .or_default()
-            .extend(definition.methods);
+        for path in openapi_paths(&definition.route) {
+            declared
+                .entry(path)
+                .or_default()
+                .extend(definition.methods.iter().cloned());
+        }
     }
     assert_eq!(
         documented, declared,
@@ -193,8 +235,11 @@ fn the_openapi_document_matches_the_definitions() {
 #[tokio::test]
 async fn the_router_serves_exactly_the_declared_methods_in_both_modes() {
     let app = spawn_app().await;
-    for definition in definitions() {
-        let path = sample_path(&definition.route);
+    for (definition, path) in definitions().iter().flat_map(|definition| {
+        sample_paths(&definition.route)
+            .into_iter()
+            .map(move |path| (definition, path))
+    }) {
         for mode in BOTH_MODES {
             for method in ALL_METHODS {
                 let reply = app

@@ -2,6 +2,8 @@
 //! request modes (proxied HTTP and the JSON invocation payload) behind one call.
 #![allow(dead_code)]
 
+pub mod tfl;
+
 use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};

@@ -34,6 +34,16 @@ pub fn config(env: &[(&str, &str)]) -> handler::config::Config {
     .expect("test configuration")
 }
 
+/// A plain test client. reqwest is built without a default crypto provider (the app brings
+/// ring), so install it first, as the app does.
+pub fn http_client() -> reqwest::Client {
+    handler::tfl::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
 /// Serves the app as `main` does, on 127.0.0.1:0, for the rest of the test.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(config(&[("TFL_API_BASE", NO_TFL)])).await
@@ -53,10 +63,7 @@ pub async fn spawn_app_with(config: handler::config::Config) -> TestApp {
     TestApp {
         address,
         base: format!("http://{address}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: http_client(),
     }
 }
 

@@ -491,3 +491,95 @@ async fn a_stale_answer_is_served_when_tfl_fails() {
         .await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text());
 }
+
+#[tokio::test]
+async fn tfl_max_age_and_age_carry_through_to_our_headers() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        BY_MODE,
+        json(200, fixture(tfl::LINES_BY_MODE))
+            .insert_header(
+                "cache-control",
+                "public, must-revalidate, max-age=30, s-maxage=60",
+            )
+            .insert_header("age", "10"),
+        1,
+    )
+    .await;
+    let app = app_for(&server, &[]).await;
+    for (mode, source) in [(Mode::Proxied, "MISS"), (Mode::Payload, "HIT")] {
+        let reply = app
+            .call(mode, "status", Method::GET, "/api/status", None, b"")
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.header("x-cache"), Some(source));
+        assert_eq!(reply.header("age"), Some("10"), "{mode:?}");
+        // 30 s minus 10 s minus the moments since, in whole seconds.
+        let cache_control = reply.header("cache-control").unwrap();
+        assert!(
+            ["public, max-age=19", "public, max-age=20"].contains(&cache_control),
+            "{mode:?}: {cache_control}"
+        );
+    }
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn the_retry_never_runs_past_the_budget() {
+    let server = MockServer::start().await;
+    // The first attempt uses 250 of the 300 ms; a retry (>= 100 ms pause) cannot fit.
+    serve(
+        &server,
+        BY_MODE,
+        ResponseTemplate::new(500).set_delay(Duration::from_millis(250)),
+        1,
+    )
+    .await;
+    let app = app_for(&server, &[("TFL_TIMEOUT_MS", "300")]).await;
+    let reply = app
+        .call(
+            Mode::Proxied,
+            "status",
+            Method::GET,
+            "/api/status",
+            None,
+            b"",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text());
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_rate_limit_says_retry_after_in_the_payload_mode_too() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        BY_MODE,
+        ResponseTemplate::new(429).set_body_raw("Invalid app_key is provided.", "text/plain"),
+        1,
+    )
+    .await;
+    let app = app_for(&server, &[]).await;
+    let reply = app
+        .call(
+            Mode::Payload,
+            "status",
+            Method::GET,
+            "/api/status",
+            None,
+            b"",
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text()
+    );
+    assert_eq!(reply.error_code(), "service_unavailable");
+    assert_eq!(reply.header("retry-after"), Some("30"));
+    assert!(!reply.text().contains("app_key"), "{}", reply.text());
+    server.verify().await;
+}

@@ -4,7 +4,7 @@
 //!   own task so a caller that gives up does not cancel it for the others;
 //! - freshness per entry (TfL's `max-age`, else a default), and the entry's age, so responses
 //!   can say `Age` and `max-age=<remaining>`;
-//! - stale on error: an entry past its freshness is kept up to [`STALE_FOR`] and served when
+//! - stale on error: an entry past its freshness is kept until [`STALE_FOR`] old and served when
 //!   TfL is failing;
 //! - bounded: at most `capacity` entries; a full cache drops entries too old to serve, then the
 //!   oldest.
@@ -20,7 +20,7 @@ use tokio::{sync::watch, time::Instant};
 
 use super::TflError;
 
-/// How long past its freshness an entry may still be served when TfL fails.
+/// How old an entry may be and still be served (stale) when TfL fails.
 pub const STALE_FOR: Duration = Duration::from_secs(10 * 60);
 
 /// Where an answer came from; sent as `X-Cache`.
@@ -44,11 +44,19 @@ impl Source {
     }
 }
 
+/// What a fetch produces: the value, how long it stays fresh, and how old it already is.
+#[derive(Debug)]
+pub struct Fill<V> {
+    pub value: V,
+    pub fresh_for: Duration,
+    pub age: Duration,
+}
+
 /// A value with its freshness, as the caller sees it.
 #[derive(Debug, Clone)]
 pub struct Cached<V> {
     pub value: V,
-    /// Time since TfL produced it.
+    /// Time since TfL produced it (including any `Age` TfL reported).
     pub age: Duration,
     /// How much longer it counts as fresh (zero when stale).
     pub remaining: Duration,
@@ -116,14 +124,14 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
 
     /// The fresh value for `key`, else the result of `fetch` (shared with every concurrent
     /// caller for the same key), else, if `fetch` fails with an outage, a stale value.
-    /// `fetch` resolves to the value and how long it stays fresh.
+    /// `fetch` resolves to the value, how long it stays fresh and how old it is already.
     pub async fn get_or_fetch<F>(
         self: &Arc<Self>,
         key: &str,
         fetch: F,
     ) -> Result<Cached<V>, TflError>
     where
-        F: Future<Output = Result<(V, Duration), TflError>> + Send + 'static,
+        F: Future<Output = Result<Fill<V>, TflError>> + Send + 'static,
     {
         let mut receiver = {
             let mut state = self.lock();
@@ -139,10 +147,14 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
                     let cache = Arc::clone(self);
                     let key = key.to_owned();
                     tokio::spawn(async move {
-                        let outcome = fetch.await.map(|(value, fresh_for)| Entry {
-                            value,
-                            stored: Instant::now(),
-                            fresh_for,
+                        let outcome = fetch.await.map(|fill| {
+                            // Back-dated by the upstream age, so Age and max-age stay truthful.
+                            let now = Instant::now();
+                            Entry {
+                                value: fill.value,
+                                stored: now.checked_sub(fill.age).unwrap_or(now),
+                                fresh_for: fill.fresh_for,
+                            }
                         });
                         cache.land(&key, &outcome);
                         // Nobody waiting is fine: the entry is stored for the next caller.
@@ -237,12 +249,16 @@ mod tests {
         calls: &Arc<AtomicUsize>,
         result: Result<u32, TflError>,
         fresh_for: Duration,
-    ) -> impl Future<Output = Result<(u32, Duration), TflError>> + Send + 'static {
+    ) -> impl Future<Output = Result<Fill<u32>, TflError>> + Send + 'static {
         let calls = Arc::clone(calls);
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(20)).await;
-            result.map(|value| (value, fresh_for))
+            result.map(|value| Fill {
+                value,
+                fresh_for,
+                age: Duration::ZERO,
+            })
         }
     }
 

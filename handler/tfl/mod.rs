@@ -122,7 +122,7 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
     upstream: Arc<upstream::Upstream>,
     path: String,
     default_fresh_for: Duration,
-) -> Result<(Arc<T>, Duration), TflError> {
+) -> Result<cache::Fill<Arc<T>>, TflError> {
     let fetched = upstream.get(&path).await?;
     let value: T = serde_json::from_slice(&fetched.body).map_err(|error| {
         TflError::BadGateway(format!(
@@ -133,7 +133,11 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
         .max_age
         .unwrap_or(default_fresh_for)
         .min(MAX_FRESH_FOR);
-    Ok((Arc::new(value), fresh_for))
+    Ok(cache::Fill {
+        value: Arc::new(value),
+        fresh_for,
+        age: fetched.age,
+    })
 }
 
 /// reqwest with `rustls-no-provider` needs a process-wide crypto provider for any client built

@@ -24,11 +24,13 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(200);
 const MIN_ATTEMPT: Duration = Duration::from_millis(100);
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// A successful answer: the body (BOM removed) and how long TfL says it stays fresh.
+/// A successful answer: the body (BOM removed), how long TfL says it stays fresh, and how old
+/// it already is (a CDN in front of TfL sends `Age`).
 #[derive(Debug)]
 pub struct Fetched {
     pub body: Bytes,
     pub max_age: Option<Duration>,
+    pub age: Duration,
 }
 
 #[derive(Debug)]
@@ -109,7 +111,8 @@ impl Upstream {
             }
         };
         let status = response.status();
-        let max_age = freshness(response.headers());
+        let max_age = max_age(response.headers());
+        let age = age(response.headers());
         let retry_after = response
             .headers()
             .get(header::RETRY_AFTER)
@@ -129,7 +132,7 @@ impl Upstream {
             if let Some(api_error) = api_error(&body) {
                 return Err(Failure::Final(self.map_api_error(status, api_error)));
             }
-            return Ok(Fetched { body, max_age });
+            return Ok(Fetched { body, max_age, age });
         }
         let snippet = || self.scrub(&String::from_utf8_lossy(&body[..body.len().min(200)]));
         let error = match status {
@@ -275,23 +278,26 @@ fn jitter(base: Duration) -> Duration {
     base / 2 + base * random as u32 / 1000
 }
 
-/// How long TfL says the answer stays fresh: `max-age` minus any `Age` a CDN added. None
-/// when TfL does not say.
-fn freshness(headers: &header::HeaderMap) -> Option<Duration> {
+/// How long TfL says the answer stays fresh (`Cache-Control: max-age`); None when it does not say.
+fn max_age(headers: &header::HeaderMap) -> Option<Duration> {
     let cache_control = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
-    let max_age = cache_control.split(',').find_map(|directive| {
+    cache_control.split(',').find_map(|directive| {
         let (name, value) = directive.trim().split_once('=')?;
         name.trim()
             .eq_ignore_ascii_case("max-age")
             .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
             .flatten()
-    })?;
-    let age = headers
+            .map(Duration::from_secs)
+    })
+}
+
+/// The answer's age when it reached us (`Age`), zero when absent or unreadable.
+fn age(headers: &header::HeaderMap) -> Duration {
+    headers
         .get(header::AGE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    Some(Duration::from_secs(max_age.saturating_sub(age)))
+        .map_or(Duration::ZERO, Duration::from_secs)
 }
 
 fn strip_bom(body: Bytes) -> Bytes {
@@ -322,19 +328,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn max_age_is_read_and_age_subtracted() {
+    fn max_age_and_age_are_read() {
         let mut headers = header::HeaderMap::new();
+        assert_eq!((max_age(&headers), age(&headers)), (None, Duration::ZERO));
         headers.insert(
             header::CACHE_CONTROL,
             "public, must-revalidate, max-age=30, s-maxage=60"
                 .parse()
                 .unwrap(),
         );
-        assert_eq!(freshness(&headers), Some(Duration::from_secs(30)));
         headers.insert(header::AGE, "12".parse().unwrap());
-        assert_eq!(freshness(&headers), Some(Duration::from_secs(18)));
+        assert_eq!(max_age(&headers), Some(Duration::from_secs(30)));
+        assert_eq!(age(&headers), Duration::from_secs(12));
         headers.insert(header::CACHE_CONTROL, "no-cache".parse().unwrap());
-        assert_eq!(freshness(&headers), None);
+        assert_eq!(max_age(&headers), None);
     }
 
     #[test]

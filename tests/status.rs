@@ -528,15 +528,16 @@ async fn tfl_max_age_and_age_carry_through_to_our_headers() {
 #[tokio::test]
 async fn the_retry_never_runs_past_the_budget() {
     let server = MockServer::start().await;
-    // The first attempt uses 250 of the 300 ms; a retry (>= 100 ms pause) cannot fit.
+    // The first attempt uses 850 of the 1000 ms; a retry needs a pause of at least 100 ms plus
+    // 100 ms to work in, so it must not start.
     serve(
         &server,
         BY_MODE,
-        ResponseTemplate::new(500).set_delay(Duration::from_millis(250)),
+        ResponseTemplate::new(500).set_delay(Duration::from_millis(850)),
         1,
     )
     .await;
-    let app = app_for(&server, &[("TFL_TIMEOUT_MS", "300")]).await;
+    let app = app_for(&server, &[("TFL_TIMEOUT_MS", "1000")]).await;
     let reply = app
         .call(
             Mode::Proxied,
@@ -547,7 +548,13 @@ async fn the_retry_never_runs_past_the_budget() {
             b"",
         )
         .await;
-    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text());
+    // 502 as a rule; 504 only if a loaded machine stretched the first attempt past the budget.
+    // Either way there was exactly one upstream call.
+    assert!(
+        [StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT].contains(&reply.status),
+        "{}",
+        reply.text()
+    );
     server.verify().await;
 }
 

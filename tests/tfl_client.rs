@@ -32,7 +32,7 @@ fn start(port: u16, tfl_base: &str) -> Child {
         .env("RUST_LOG", "debug")
         .env("TFL_API_BASE", tfl_base)
         .env("TFL_APP_KEY", KEY)
-        .env("TFL_TIMEOUT_MS", "700")
+        .env("TFL_TIMEOUT_MS", "1500")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -93,7 +93,7 @@ async fn the_app_key_is_sent_to_tfl_and_never_logged_or_returned() {
         ),
         (
             "/Line/Mode/river-bus/Status",
-            json(200, fixture(tfl::LINES_BY_MODE)).set_delay(Duration::from_secs(3)),
+            json(200, fixture(tfl::LINES_BY_MODE)).set_delay(Duration::from_secs(6)),
         ),
     ];
     for (failing, response) in failures {

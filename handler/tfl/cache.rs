@@ -6,8 +6,9 @@
 //!   can say `Age` and `max-age=<remaining>`;
 //! - stale on error: an entry past its freshness is kept until [`STALE_FOR`] old and served when
 //!   TfL is failing;
-//! - bounded: at most `capacity` entries; a full cache drops entries too old to serve, then the
-//!   oldest.
+//! - bounded: at most `capacity` entries weighing at most `max_weight` (the upstream body
+//!   bytes, an over-estimate of what the parsed value holds); a full cache drops entries too old
+//!   to serve, then the oldest.
 
 use std::{
     collections::HashMap,
@@ -44,12 +45,14 @@ impl Source {
     }
 }
 
-/// What a fetch produces: the value, how long it stays fresh, and how old it already is.
+/// What a fetch produces: the value, how long it stays fresh, how old it already is, and what
+/// it weighs against the cache's bound.
 #[derive(Debug)]
 pub struct Fill<V> {
     pub value: V,
     pub fresh_for: Duration,
     pub age: Duration,
+    pub weight: usize,
 }
 
 /// A value with its freshness, as the caller sees it.
@@ -68,6 +71,7 @@ struct Entry<V> {
     value: V,
     stored: Instant,
     fresh_for: Duration,
+    weight: usize,
 }
 
 impl<V: Clone> Entry<V> {
@@ -101,24 +105,27 @@ struct State<V> {
 pub struct Cache<V> {
     state: Mutex<State<V>>,
     capacity: usize,
+    max_weight: usize,
 }
 
 impl<V> std::fmt::Debug for Cache<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
             .field("capacity", &self.capacity)
+            .field("max_weight", &self.max_weight)
             .finish_non_exhaustive()
     }
 }
 
 impl<V: Clone + Send + Sync + 'static> Cache<V> {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, max_weight: usize) -> Self {
         Self {
             state: Mutex::new(State {
                 entries: HashMap::new(),
                 flights: HashMap::new(),
             }),
             capacity: capacity.max(1),
+            max_weight,
         }
     }
 
@@ -154,6 +161,7 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
                                 value: fill.value,
                                 stored: now.checked_sub(fill.age).unwrap_or(now),
                                 fresh_for: fill.fresh_for,
+                                weight: fill.weight,
                             }
                         });
                         cache.land(&key, &outcome);
@@ -199,9 +207,17 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
         let mut state = self.lock();
         state.flights.remove(key);
         if let Ok(entry) = outcome {
-            if !state.entries.contains_key(key) && state.entries.len() >= self.capacity {
-                evict(&mut state.entries, self.capacity);
+            state.entries.remove(key);
+            if entry.weight > self.max_weight {
+                // Served to this flight's callers, but too big to keep.
+                tracing::warn!(key, weight = entry.weight, "TfL answer too large to cache");
+                return;
             }
+            evict(
+                &mut state.entries,
+                self.capacity - 1,
+                self.max_weight - entry.weight,
+            );
             state.entries.insert(key.to_owned(), entry.clone());
         }
     }
@@ -223,12 +239,13 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
     }
 }
 
-/// Makes room for one more entry: first everything too old even to serve stale, then the
-/// oldest until below `capacity`.
-fn evict<V>(entries: &mut HashMap<String, Entry<V>>, capacity: usize) {
+/// Shrinks `entries` to at most `max_len` entries weighing at most `max_weight`: first
+/// everything too old even to serve stale, then the oldest.
+fn evict<V>(entries: &mut HashMap<String, Entry<V>>, max_len: usize, max_weight: usize) {
     let now = Instant::now();
     entries.retain(|_, entry| now.saturating_duration_since(entry.stored) < STALE_FOR);
-    while entries.len() >= capacity {
+    let mut weight: usize = entries.values().map(|entry| entry.weight).sum();
+    while entries.len() > max_len || weight > max_weight {
         let Some(oldest) = entries
             .iter()
             .min_by_key(|(_, entry)| entry.stored)
@@ -236,7 +253,9 @@ fn evict<V>(entries: &mut HashMap<String, Entry<V>>, capacity: usize) {
         else {
             break;
         };
-        entries.remove(&oldest);
+        if let Some(removed) = entries.remove(&oldest) {
+            weight -= removed.weight;
+        }
     }
 }
 
@@ -250,6 +269,15 @@ mod tests {
         result: Result<u32, TflError>,
         fresh_for: Duration,
     ) -> impl Future<Output = Result<Fill<u32>, TflError>> + Send + 'static {
+        weighing(calls, result, fresh_for, 1)
+    }
+
+    fn weighing(
+        calls: &Arc<AtomicUsize>,
+        result: Result<u32, TflError>,
+        fresh_for: Duration,
+        weight: usize,
+    ) -> impl Future<Output = Result<Fill<u32>, TflError>> + Send + 'static {
         let calls = Arc::clone(calls);
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
@@ -258,13 +286,14 @@ mod tests {
                 value,
                 fresh_for,
                 age: Duration::ZERO,
+                weight,
             })
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn fresh_hits_and_concurrent_misses_share_one_call() {
-        let cache = Arc::new(Cache::new(8));
+        let cache = Arc::new(Cache::new(8, 1000));
         let calls = Arc::new(AtomicUsize::new(0));
         let joins: Vec<_> = (0..50)
             .map(|_| {
@@ -293,7 +322,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn outages_serve_stale_for_ten_minutes_and_other_errors_do_not() {
-        let cache = Arc::new(Cache::new(8));
+        let cache = Arc::new(Cache::new(8, 1000));
         let calls = Arc::new(AtomicUsize::new(0));
         let fresh = Duration::from_secs(30);
         cache
@@ -325,7 +354,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_size_is_bounded_and_the_oldest_goes_first() {
-        let cache = Arc::new(Cache::new(2));
+        let cache = Arc::new(Cache::new(2, 1000));
         let calls = Arc::new(AtomicUsize::new(0));
         for key in ["a", "b", "c"] {
             cache
@@ -344,5 +373,27 @@ mod tests {
             4,
             "a was evicted, so fetched again"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_weight_is_bounded_too() {
+        let cache = Arc::new(Cache::new(8, 100));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let fresh = Duration::from_secs(60);
+        for key in ["a", "b", "c"] {
+            cache
+                .get_or_fetch(key, weighing(&calls, Ok(1), fresh, 40))
+                .await
+                .unwrap();
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        assert_eq!(cache.len(), 2, "120 > 100: the oldest went");
+        // Too heavy to keep at all, but still answered.
+        let big = cache
+            .get_or_fetch("big", weighing(&calls, Ok(9), fresh, 101))
+            .await
+            .unwrap();
+        assert_eq!(big.value, 9);
+        assert_eq!(cache.len(), 2);
     }
 }

@@ -22,8 +22,11 @@ pub const LINE_STATUS_FRESH_FOR: Duration = Duration::from_secs(30);
 pub const OCCUPANCY_FRESH_FOR: Duration = Duration::from_secs(60);
 /// An hour at most, whatever TfL says: line status is news.
 const MAX_FRESH_FOR: Duration = Duration::from_secs(3600);
-/// Distinct upstream URLs held per cache. Keys are small and answers at most a few hundred KB.
+/// Distinct upstream URLs held per cache.
 const CACHE_ENTRIES: usize = 256;
+/// Upstream body bytes held per cache. `mode=bus` alone is several hundred KB, and ids can be
+/// combined freely, so the entry count alone does not bound memory.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// What can go wrong calling TfL. Messages are safe to log (no app key); `error.rs` maps each
 /// to an HTTP status and decides what the client sees.
@@ -80,8 +83,8 @@ impl TflClient {
         install_crypto_provider();
         Ok(Self {
             upstream: Arc::new(upstream::Upstream::new(config)?),
-            lines: Arc::new(cache::Cache::new(CACHE_ENTRIES)),
-            occupancy: Arc::new(cache::Cache::new(CACHE_ENTRIES)),
+            lines: Arc::new(cache::Cache::new(CACHE_ENTRIES, CACHE_BYTES)),
+            occupancy: Arc::new(cache::Cache::new(CACHE_ENTRIES, CACHE_BYTES)),
         })
     }
 
@@ -137,6 +140,7 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
         value: Arc::new(value),
         fresh_for,
         age: fetched.age,
+        weight: fetched.body.len(),
     })
 }
 

@@ -48,6 +48,13 @@ pub const SESSION_TTL: &str = "SESSION_TTL";
 pub const TRUST_EASY_AUTH: &str = "TRUST_EASY_AUTH";
 pub const UPLOAD_MAX_BYTES: &str = "UPLOAD_MAX_BYTES";
 pub const STORAGE_TIMEOUT_MS: &str = "STORAGE_TIMEOUT_MS";
+pub const TFL_API_BASE: &str = "TFL_API_BASE";
+pub const TFL_APP_KEY: &str = "TFL_APP_KEY";
+pub const TFL_CONNECT_TIMEOUT_MS: &str = "TFL_CONNECT_TIMEOUT_MS";
+pub const TFL_TIMEOUT_MS: &str = "TFL_TIMEOUT_MS";
+
+/// TfL's public endpoint; tests and local runs point `TFL_API_BASE` at a replay server.
+pub const DEFAULT_TFL_API_BASE: &str = "https://api.tfl.gov.uk";
 
 pub const SETTINGS: &[Setting] = &[
     Setting {
@@ -152,6 +159,30 @@ pub const SETTINGS: &[Setting] = &[
         description: "Timeout of each call to Azure Storage (connect timeout: the smaller of this and 5 s).",
         deploy: Deploy::LocalOnly,
     },
+    Setting {
+        name: TFL_API_BASE,
+        default: Some(DEFAULT_TFL_API_BASE),
+        description: "Base URL of the TfL Unified API (`http` or `https`); point it at a replay server for local runs.",
+        deploy: Deploy::LocalOnly,
+    },
+    Setting {
+        name: TFL_APP_KEY,
+        default: Some(""),
+        description: "TfL app key, sent as the `app_key` query parameter and never logged. Empty: call TfL anonymously (lower rate limit).",
+        deploy: Deploy::AppSetting,
+    },
+    Setting {
+        name: TFL_CONNECT_TIMEOUT_MS,
+        default: Some("2000"),
+        description: "How long a TCP + TLS connection to TfL may take, in milliseconds.",
+        deploy: Deploy::LocalOnly,
+    },
+    Setting {
+        name: TFL_TIMEOUT_MS,
+        default: Some("5000"),
+        description: "Total budget for one TfL call, retry included, in milliseconds; past it the request answers 504.",
+        deploy: Deploy::LocalOnly,
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +200,38 @@ pub struct Config {
     pub storage: StorageConfig,
     pub session_ttl: Duration,
     pub trust_easy_auth: bool,
+    pub tfl: TflConfig,
+}
+
+/// How to reach the TfL Unified API.
+#[derive(Debug, Clone)]
+pub struct TflConfig {
+    /// Without a trailing slash, so paths join as `{base}/Line/...`.
+    pub base_url: String,
+    pub app_key: Option<Secret>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+/// A value that must never reach a log line: `Debug` prints a placeholder, and the only way to
+/// read it is the explicit [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(REDACTED)")
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -237,6 +300,17 @@ impl Config {
                 })?,
         };
 
+        let tfl = TflConfig {
+            base_url: parse_base_url(TFL_API_BASE, set(TFL_API_BASE))?,
+            app_key: set(TFL_APP_KEY).map(|key| Secret::new(key.trim())),
+            connect_timeout: parse_millis(
+                TFL_CONNECT_TIMEOUT_MS,
+                set(TFL_CONNECT_TIMEOUT_MS),
+                2000,
+            )?,
+            timeout: parse_millis(TFL_TIMEOUT_MS, set(TFL_TIMEOUT_MS), 5000)?,
+        };
+
         Ok(Self {
             port,
             log_format,
@@ -263,6 +337,7 @@ impl Config {
                     })
                 }
             },
+            tfl,
         })
     }
 }
@@ -396,6 +471,51 @@ fn parse_duration(value: &str) -> Option<Duration> {
         .then(|| Duration::from_secs(seconds))
 }
 
+/// An `http(s)://host[:port][/path]` URL without query or fragment (we append paths to it).
+fn parse_base_url(name: &'static str, value: Option<String>) -> Result<String, ConfigError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_TFL_API_BASE.to_owned());
+    };
+    let invalid = || ConfigError::Invalid {
+        name,
+        value: value.clone(),
+        expected: "an http:// or https:// URL without query or fragment",
+    };
+    let url = reqwest::Url::parse(value.trim()).map_err(|_| invalid())?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| !host.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !usable {
+        return Err(invalid());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Milliseconds from 1 to 600,000 (ten minutes: longer than any sane upstream budget).
+fn parse_millis(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Duration::from_millis(default));
+    };
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| (1..=600_000).contains(ms))
+        .map(Duration::from_millis)
+        .ok_or(ConfigError::Invalid {
+            name,
+            value,
+            expected: "whole milliseconds from 1 to 600000",
+        })
+}
+
 fn parse_port(name: &'static str, value: &str) -> Result<u16, ConfigError> {
     value
         .trim()
@@ -443,6 +563,46 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(c.log_filter, "info");
+        assert_eq!(c.tfl.base_url, "https://api.tfl.gov.uk");
+        assert_eq!(c.tfl.app_key, None);
+        assert_eq!(c.tfl.connect_timeout, Duration::from_millis(2000));
+        assert_eq!(c.tfl.timeout, Duration::from_millis(5000));
+    }
+
+    #[test]
+    fn tfl_settings_are_validated() {
+        let c = config(
+            None,
+            &[
+                (TFL_API_BASE, "http://127.0.0.1:8080/tfl/"),
+                (TFL_APP_KEY, " k3y "),
+                (TFL_TIMEOUT_MS, "300"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.tfl.base_url, "http://127.0.0.1:8080/tfl");
+        assert_eq!(c.tfl.app_key.as_ref().map(Secret::expose), Some("k3y"));
+        assert_eq!(c.tfl.timeout, Duration::from_millis(300));
+        for (name, value) in [
+            (TFL_API_BASE, "api.tfl.gov.uk"),
+            (TFL_API_BASE, "ftp://api.tfl.gov.uk"),
+            (TFL_API_BASE, "https://api.tfl.gov.uk/?app_key=x"),
+            (TFL_CONNECT_TIMEOUT_MS, "fast"),
+            (TFL_TIMEOUT_MS, "0"),
+        ] {
+            let err = config(None, &[(name, value)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_app_key_means_none_and_a_key_never_debug_prints() {
+        assert_eq!(
+            config(None, &[(TFL_APP_KEY, "")]).unwrap().tfl.app_key,
+            None
+        );
+        let c = config(None, &[(TFL_APP_KEY, "s3cret")]).unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]
@@ -546,6 +706,10 @@ mod tests {
             SESSIONS_TABLE,
             SESSION_TTL,
             TRUST_EASY_AUTH,
+            TFL_API_BASE,
+            TFL_APP_KEY,
+            TFL_CONNECT_TIMEOUT_MS,
+            TFL_TIMEOUT_MS,
         ] {
             assert!(
                 SETTINGS.iter().any(|s| s.name == name),

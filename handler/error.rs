@@ -13,7 +13,7 @@ use serde::Serialize;
 use thiserror::Error;
 use utoipa::ToSchema;
 
-use crate::{host, storage::StorageError};
+use crate::{host, storage::StorageError, tfl::TflError};
 
 /// An error a request can end in. Functions return these; nothing else builds error bodies.
 #[derive(Debug, Error)]
@@ -52,6 +52,14 @@ pub enum AppError {
     /// Anything a status code alone describes (405, 414, 504, ...), mostly from the framework.
     #[error("{message}")]
     Status { status: StatusCode, message: String },
+    /// An upstream service (TfL) failed: 502, 503 or 504. The client sees only what kind of
+    /// failure; the cause is logged. 503 carries `Retry-After`.
+    #[error("{cause}")]
+    Upstream {
+        status: StatusCode,
+        retry_after: Option<u64>,
+        cause: String,
+    },
     /// A bug or an unavailable dependency. The client sees only a generic message; the cause is logged.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -89,7 +97,7 @@ impl AppError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Status { status, .. } => *status,
+            Self::Status { status, .. } | Self::Upstream { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +115,7 @@ impl AppError {
             Self::Unavailable(_) => "service_unavailable",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::Status { status, .. } => code_for_status(*status),
+            Self::Status { status, .. } | Self::Upstream { status, .. } => code_for_status(*status),
             Self::Internal(_) => "internal",
         }
     }
@@ -146,6 +154,41 @@ impl AppError {
     }
 }
 
+/// What TfL said, as one of ours. 404 and 400 carry TfL's message (it names the bad id);
+/// the rest say only what kind of failure it was.
+impl From<TflError> for AppError {
+    fn from(error: TflError) -> Self {
+        let upstream = |status, retry_after, cause| Self::Upstream {
+            status,
+            retry_after,
+            cause,
+        };
+        match error {
+            TflError::NotFound(message) => Self::NotFound(message),
+            TflError::BadRequest(message) => Self::InvalidInput(message),
+            TflError::RateLimited { retry_after, cause } => upstream(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER_SECS)),
+                cause,
+            ),
+            TflError::BadGateway(cause) => upstream(StatusCode::BAD_GATEWAY, None, cause),
+            TflError::Timeout(cause) => upstream(StatusCode::GATEWAY_TIMEOUT, None, cause),
+            TflError::Setup(cause) => Self::internal(cause),
+        }
+    }
+}
+
+/// When TfL rate-limits without saying for how long: its limit is per minute.
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
+
+fn upstream_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => "TfL is refusing requests for now; retry later",
+        StatusCode::GATEWAY_TIMEOUT => "TfL did not answer in time",
+        _ => "TfL failed or sent an answer we cannot read",
+    }
+}
+
 fn code_for_status(status: StatusCode) -> &'static str {
     match status {
         StatusCode::BAD_REQUEST => "bad_request",
@@ -180,6 +223,7 @@ impl IntoResponse for AppError {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             Self::Unavailable(_) => Some(5),
+            Self::Upstream { retry_after, .. } => *retry_after,
             _ => None,
         };
         let message = match &self {
@@ -190,6 +234,10 @@ impl IntoResponse for AppError {
             Self::Unavailable(cause) => {
                 tracing::error!(error = %cause, "a dependency is unavailable");
                 "a backing service is unavailable; retry shortly".to_owned()
+            }
+            Self::Upstream { cause, .. } => {
+                tracing::error!(%status, error = %cause, "request failed upstream");
+                upstream_message(status).to_owned()
             }
             other => other.to_string(),
         };
@@ -298,6 +346,49 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"]["code"], "invalid_input");
         assert_eq!(body["error"]["message"], "name is too long");
+    }
+
+    #[tokio::test]
+    async fn tfl_failures_map_once_and_say_nothing_internal() {
+        let cases = [
+            (
+                TflError::NotFound("unknown line xyz".into()),
+                404,
+                "not_found",
+            ),
+            (
+                TflError::BadRequest("bad mode".into()),
+                400,
+                "invalid_input",
+            ),
+            (
+                TflError::RateLimited {
+                    retry_after: None,
+                    cause: "Invalid app_key".into(),
+                },
+                503,
+                "service_unavailable",
+            ),
+            (
+                TflError::BadGateway("http://tfl/x".into()),
+                502,
+                "bad_gateway",
+            ),
+            (TflError::Timeout("http://tfl/x".into()), 504, "timeout"),
+        ];
+        for (error, status, code) in cases {
+            let response = AppError::from(error).into_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(
+                response.headers().contains_key(header::RETRY_AFTER),
+                status == 503
+            );
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["error"]["code"], code);
+            assert!(!body.to_string().contains("tfl/x"), "{body}");
+            assert!(!body.to_string().contains("app_key"), "{body}");
+        }
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! - [`config`]: typed settings from the environment, validated once at start.
 //! - [`host`]: the host contract: limits, the readiness probe on `/`, and the JSON invocation
 //!   payload adapter ([`host::invocation`]) that feeds payloads through the same router.
-//! - [`functions`]: one module per function (`hello`, `openapi`, ...), each with its
-//!   `#[utoipa::path]` so the router and the OpenAPI document come from one place.
+//! - [`functions`]: one module per function (`hello`, `status`, `bikepoint`, `records`,
+//!   `upload`, `users`, `openapi`), each with its `#[utoipa::path]` so the router and the
+//!   OpenAPI document come from one place.
 //! - [`auth`]: who is calling (bearer sessions, Easy Auth), argon2id passwords.
+//! - [`tfl`]: the TfL Unified API client (timeouts, one retry, cache, app key) behind `status`
+//!   and `bikepoint`.
 //! - [`error`]: the one error type and its mapping to `{"error": {"code", "message"}}`.
 //! - [`logging`]: one line per request, text or JSON, secrets redacted.
 //! - [`storage`]: the data layer: domain services over Azure Table storage or embedded SQLite.
@@ -22,10 +25,12 @@ pub mod host;
 pub mod logging;
 pub mod package;
 pub mod storage;
+pub mod tfl;
 
 use std::{
     future::{Future, IntoFuture},
     io,
+    sync::Arc,
     time::Duration,
 };
 
@@ -41,12 +46,13 @@ use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
 };
 
-use crate::error::AppError;
+use crate::{config::Config, error::AppError, tfl::TflClient};
 
 /// Shared, cheaply clonable state handed to every function. Clients built once at start
 /// (storage, TfL) live here.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    pub tfl: Arc<TflClient>,
     pub storage: storage::LazyStorage,
     pub passwords: auth::passwords::Passwords,
     pub session_ttl: Duration,
@@ -54,13 +60,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: &config::Config) -> Self {
-        Self {
+    /// Builds every client from `config`. Nothing here touches the network (storage opens on
+    /// first use), so it costs the readiness probe only a few milliseconds.
+    pub fn new(config: &Config) -> Result<Self, tfl::TflError> {
+        Ok(Self {
+            tfl: Arc::new(TflClient::new(&config.tfl)?),
             storage: storage::LazyStorage::new(config.storage.clone()),
             passwords: auth::passwords::Passwords::new(),
             session_ttl: config.session_ttl,
             trust_easy_auth: config.trust_easy_auth,
-        }
+        })
     }
 }
 

@@ -78,7 +78,13 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
             }
         };
         tracing::info!(%address, "listening");
-        let state = handler::AppState::new(&config);
+        let state = match handler::AppState::new(&config) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::error!(%error, "cannot build the app's clients");
+                return ExitCode::FAILURE;
+            }
+        };
         // Open storage now, in the background: `/` must answer before it is ready, and the
         // first request that needs storage should not pay for creating tables.
         let warm = state.storage.clone();

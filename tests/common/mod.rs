@@ -2,6 +2,8 @@
 //! request modes (proxied HTTP and the JSON invocation payload) behind one call.
 #![allow(dead_code)]
 
+pub mod tfl;
+
 use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
@@ -24,6 +26,15 @@ pub struct TestApp {
 
 /// A password the policy accepts.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Where TfL is when a test does not stand one in: a closed loopback port, so a stray TfL call
+/// fails at once (502) and nothing reaches the internet.
+pub const NO_TFL: &str = "http://127.0.0.1:9";
+
+/// A plain test client.
+pub fn http_client() -> reqwest::Client {
+    client(None)
+}
 
 fn client(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -76,11 +87,12 @@ pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value.clone())
             .or_else(|| (name == "DATA_DIR").then(|| data_path.clone()))
+            .or_else(|| (name == "TFL_API_BASE").then(|| NO_TFL.to_owned()))
     })
     .expect("test configuration");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = handler::app(handler::AppState::new(&config));
+    let app = handler::app(handler::AppState::new(&config).expect("app state"));
     tokio::spawn(handler::serve(
         listener,
         app,

@@ -1,0 +1,144 @@
+//! The TfL Unified API client: [`TflClient`] fetches line statuses and bike point occupancy
+//! through a cache ([`cache`]), over one keep-alive HTTP client ([`upstream`]). Ids reach it
+//! already validated by the functions; it builds the upstream path, which is also the cache key.
+//!
+//! The app key travels only in the upstream URL's query and is scrubbed from every error.
+
+pub mod cache;
+pub mod model;
+mod upstream;
+
+use std::{sync::Arc, time::Duration};
+
+use thiserror::Error;
+
+pub use cache::{Cached, Source};
+pub use model::{BikePointOccupancy, Line, LineStatus, ValidityPeriod};
+
+use crate::config::TflConfig;
+
+/// How long an answer stays fresh when TfL does not send `max-age`.
+pub const LINE_STATUS_FRESH_FOR: Duration = Duration::from_secs(30);
+pub const OCCUPANCY_FRESH_FOR: Duration = Duration::from_secs(60);
+/// An hour at most, whatever TfL says: line status is news.
+const MAX_FRESH_FOR: Duration = Duration::from_secs(3600);
+/// Distinct upstream URLs held per cache.
+const CACHE_ENTRIES: usize = 256;
+/// Upstream body bytes held per cache. `mode=bus` alone is several hundred KB, and ids can be
+/// combined freely, so the entry count alone does not bound memory.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// What can go wrong calling TfL. Messages are safe to log (no app key); `error.rs` maps each
+/// to an HTTP status and decides what the client sees.
+#[derive(Debug, Clone, Error)]
+pub enum TflError {
+    /// TfL does not know an id; the message is TfL's (or ours), fit for the client.
+    #[error("{0}")]
+    NotFound(String),
+    /// TfL refused the request as malformed; the message is TfL's.
+    #[error("{0}")]
+    BadRequest(String),
+    /// TfL's rate limit, or (the same answer) an invalid app key.
+    #[error("{cause}")]
+    RateLimited {
+        retry_after: Option<u64>,
+        cause: String,
+    },
+    /// TfL failed (5xx, unreachable) or sent something we cannot read.
+    #[error("{0}")]
+    BadGateway(String),
+    /// No answer within the configured budget.
+    #[error("{0}")]
+    Timeout(String),
+    /// The client could not be built at start.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl TflError {
+    /// TfL is failing, as opposed to answering: worth serving a stale entry instead.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::BadGateway(_) | Self::Timeout(_)
+        )
+    }
+}
+
+/// Line statuses in TfL's order, shared between cache and callers.
+pub type Lines = Arc<Vec<Line>>;
+/// Bike point occupancy in TfL's order.
+pub type Occupancy = Arc<Vec<BikePointOccupancy>>;
+
+#[derive(Debug)]
+pub struct TflClient {
+    upstream: Arc<upstream::Upstream>,
+    lines: Arc<cache::Cache<Lines>>,
+    occupancy: Arc<cache::Cache<Occupancy>>,
+}
+
+impl TflClient {
+    /// Builds the HTTP client (TLS roots, pool). No network traffic happens here.
+    pub fn new(config: &TflConfig) -> Result<Self, TflError> {
+        Ok(Self {
+            upstream: Arc::new(upstream::Upstream::new(config)?),
+            lines: Arc::new(cache::Cache::new(CACHE_ENTRIES, CACHE_BYTES)),
+            occupancy: Arc::new(cache::Cache::new(CACHE_ENTRIES, CACHE_BYTES)),
+        })
+    }
+
+    /// `/Line/Mode/{modes}/Status`; `modes` are validated, lower-case TfL mode names.
+    pub async fn status_by_mode(&self, modes: &[String]) -> Result<Cached<Lines>, TflError> {
+        self.lines(format!("/Line/Mode/{}/Status", modes.join(",")))
+            .await
+    }
+
+    /// `/Line/{ids}/Status`; `ids` are validated, lower-case line ids.
+    pub async fn status_by_line(&self, ids: &[String]) -> Result<Cached<Lines>, TflError> {
+        self.lines(format!("/Line/{}/Status", ids.join(","))).await
+    }
+
+    /// `/Occupancy/BikePoints/{ids}`; `ids` are validated `BikePoints_<n>`.
+    pub async fn bike_points(&self, ids: &[String]) -> Result<Cached<Occupancy>, TflError> {
+        let path = format!("/Occupancy/BikePoints/{}", ids.join(","));
+        let fetch = fetch_json(
+            Arc::clone(&self.upstream),
+            path.clone(),
+            OCCUPANCY_FRESH_FOR,
+        );
+        self.occupancy.get_or_fetch(&path, fetch).await
+    }
+
+    async fn lines(&self, path: String) -> Result<Cached<Lines>, TflError> {
+        let fetch = fetch_json(
+            Arc::clone(&self.upstream),
+            path.clone(),
+            LINE_STATUS_FRESH_FOR,
+        );
+        self.lines.get_or_fetch(&path, fetch).await
+    }
+}
+
+/// GET `path` and parse it as `T`; fresh for TfL's `max-age`, else `default_fresh_for`.
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    upstream: Arc<upstream::Upstream>,
+    path: String,
+    default_fresh_for: Duration,
+) -> Result<cache::Fill<Arc<T>>, TflError> {
+    let fetched = upstream.get(&path).await?;
+    let value: T = serde_json::from_slice(&fetched.body).map_err(|error| {
+        TflError::BadGateway(format!(
+            "TfL sent a body we cannot read for {path}: {error}"
+        ))
+    })?;
+    let fresh_for = fetched
+        .max_age
+        .unwrap_or(default_fresh_for)
+        .min(MAX_FRESH_FOR);
+    Ok(cache::Fill {
+        value: Arc::new(value),
+        fresh_for,
+        age: fetched.age,
+        weight: fetched.body.len(),
+    })
+}

@@ -6,6 +6,7 @@ pub mod bikepoint;
 pub mod hello;
 pub mod json;
 pub mod openapi;
+pub mod paging;
 pub mod records;
 pub mod status;
 mod tfl_params;

@@ -10,7 +10,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     auth::Caller,
     error::{AppError, ErrorBody},
+    functions::paging,
     storage::{
         files::{FileError, FileInfo, FileName},
         records::{Invalid, Owner},
@@ -208,7 +208,7 @@ async fn store_raw(
     params(ListParams),
     responses(
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 200, description = "A page of files", body = FilePageBody),
+        (status = 200, description = "A page of files; `x-continuation` repeats the token", body = FilePageBody),
         (status = 400, description = "Bad prefix, limit or continuation", body = ErrorBody),
     ),
 )]
@@ -226,42 +226,20 @@ pub async fn list(
                 .into(),
         ));
     }
-    let limit = params
-        .limit
-        .as_deref()
-        .map(|text| {
-            text.trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=crate::storage::files::MAX_LIST).contains(n))
-                .ok_or_else(|| {
-                    AppError::InvalidInput("limit must be an integer from 1 to 1000".into())
-                })
-        })
-        .transpose()?;
-    let marker = params
-        .continuation
-        .as_deref()
-        .map(|token| {
-            URL_SAFE_NO_PAD
-                .decode(token.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    AppError::InvalidInput("continuation is not a token this API issued".into())
-                })
-        })
-        .transpose()?;
+    let limit = paging::limit(params.limit.as_deref(), crate::storage::files::MAX_LIST)?;
+    let marker = paging::decode(params.continuation.as_deref())?;
     let storage = state.storage.get().await?;
     let page = storage
         .files
         .list(&caller.owner(), &prefix, marker.as_deref(), limit)
         .await?;
-    Ok(Json(FilePageBody {
+    let continuation = page.next.as_deref().map(paging::encode);
+    let response = Json(FilePageBody {
         files: page.files.iter().map(FileBody::from).collect(),
-        continuation: page.next.map(|marker| URL_SAFE_NO_PAD.encode(marker)),
+        continuation: continuation.clone(),
     })
-    .into_response())
+    .into_response();
+    Ok(paging::with_header(response, continuation.as_deref()))
 }
 
 /// Uploads a file: a raw body with `?name=`, or a `multipart/form-data` form with one or more

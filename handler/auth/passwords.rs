@@ -1,13 +1,13 @@
-//! Password hashing with argon2id at OWASP's parameters, off the async runtime and never more
-//! than the machine can spare at once, so hashing cannot starve request handling.
+//! Password hashing with argon2id at OWASP's parameters, off the async runtime, on a small
+//! pool of low-priority threads, so a burst of logins cannot slow other requests.
 
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use argon2::{
     password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier},
     Algorithm, Argon2, Params, Version,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
@@ -44,10 +44,16 @@ pub enum Verified {
     YesRehash,
 }
 
+/// Niceness of the hashing threads: the scheduler runs request handling first and hashes
+/// with whatever CPU is left (argon2 is deliberately slow; a login can wait, a page should not).
+const HASHING_NICENESS: i32 = 19;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The queue of the hashing threads, started on first use.
 #[derive(Debug, Clone)]
 pub struct Passwords {
-    /// Hashes at once; each takes ~19 MiB and a core for tens of milliseconds.
-    permits: Arc<Semaphore>,
+    jobs: Arc<OnceLock<Mutex<mpsc::Sender<Job>>>>,
 }
 
 impl Default for Passwords {
@@ -72,11 +78,42 @@ fn is_current(hash: &PasswordHash) -> bool {
 
 impl Passwords {
     pub fn new() -> Self {
-        // Leave a core to the async runtime: /api/hello must stay fast during a login storm.
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
-            permits: Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
+            jobs: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Like `spawn_blocking`, but on dedicated threads: at most `cores - 1` (each hash takes
+    /// ~19 MiB and a core for tens of milliseconds), each at the lowest CPU priority.
+    fn pool(&self) -> &Mutex<mpsc::Sender<Job>> {
+        self.jobs.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel::<Job>();
+            let receiver = Arc::new(Mutex::new(receiver));
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            for n in 0..cores.saturating_sub(1).max(1) {
+                let receiver = Arc::clone(&receiver);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("argon2-{n}"))
+                    .spawn(move || {
+                        lower_priority();
+                        loop {
+                            // The lock is held only while waiting for the next job.
+                            let job = match receiver.lock() {
+                                Ok(receiver) => receiver.recv(),
+                                Err(_) => return,
+                            };
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                if let Err(error) = spawned {
+                    tracing::error!(%error, "cannot start a password hashing thread");
+                }
+            }
+            Mutex::new(sender)
+        })
     }
 
     /// Checks the policy: length, not the username, not a common password.
@@ -105,14 +142,17 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|error| PasswordError::Hashing(error.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|error| PasswordError::Hashing(error.to_string()))
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        let unavailable = || PasswordError::Hashing("the hashing threads are gone".into());
+        self.pool()
+            .lock()
+            .map_err(|_| unavailable())?
+            .send(job)
+            .map_err(|_| unavailable())?;
+        result.await.map_err(|_| unavailable())
     }
 
     /// A PHC string for `password` with a fresh 16-byte salt. The password is wiped after.
@@ -149,6 +189,15 @@ impl Passwords {
             }
         })
         .await
+    }
+}
+
+/// Makes the calling thread the last in line for the CPU (Linux: niceness is per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `0` means the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, HASHING_NICENESS);
     }
 }
 

@@ -4,6 +4,7 @@
   probe.py port                           a free loopback port
   probe.py wait URL [SECONDS]             until URL answers 200 (exit 1 on timeout)
   probe.py get URL                        "STATUS BODY" of one GET
+  probe.py cpu PID                        CPU seconds (user + system) used so far by PID and its descendants
   probe.py rss PID                        "VmRSS VmHWM" in KiB, summed over PID and its descendants
   probe.py coldstart RUNS PATH -- CMD...  exec CMD RUNS times (PORT and FLASK_RUN_PORT set to a free
                                           port; {port} in CMD is replaced too), poll GET PATH until
@@ -87,6 +88,19 @@ def rss(pid):
         except OSError:
             pass
     print(total["VmRSS"], total["VmHWM"])
+    return 0
+
+
+def cpu(pid):
+    ticks = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    print(f"{ticks / os.sysconf('SC_CLK_TCK'):.2f}")
     return 0
 
 
@@ -188,6 +202,8 @@ def main(argv):
         except urllib.error.HTTPError as error:
             print(error.code, error.read().decode())
         return 0
+    if command == "cpu":
+        return cpu(int(argv[2]))
     if command == "rss":
         return rss(int(argv[2]))
     if command == "coldstart" and "--" in argv:

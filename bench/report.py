@@ -59,6 +59,12 @@ def mb(kib):
     return f"{kib / 1024:.1f}"
 
 
+def us_per_request(r):
+    if "cpu_s" not in r or not r["requests"]:
+        return ""
+    return f"{r['cpu_s'] * 1e6 / r['requests']:.1f}"
+
+
 def verdict(ok):
     return "✅ met" if ok else "❌ missed"
 
@@ -131,11 +137,14 @@ def main():
     w("")
 
     w(f"## hello: `GET /api/hello`, {a.connections} connections\n")
-    w("| server | requests/s | handler / this | p50 ms | p99 ms | errors | requests/s of each round |")
-    w("|---|---:|---:|---:|---:|---:|---|")
+    w("| server | requests/s | handler / this | p50 ms | p99 ms | server CPU µs / request | errors | requests/s of each round |")
+    w("|---|---:|---:|---:|---:|---:|---:|---|")
     for server, r in hello.items():
         w(f"| {name(server)} | {r['rps']:,.0f} | {x(h / r['rps'])} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-          f"{r['errors']:.0f} | {', '.join(f'{v:,.0f}' for v in r['all'])} |")
+          f"{us_per_request(r)} | {r['errors']:.0f} | {', '.join(f'{v:,.0f}' for v in r['all'])} |")
+    w("")
+    w("Server CPU per request is the server's own user + system time (its process tree, from "
+      "/proc) over the requests it answered: the client's share is not in it.")
     w("")
 
     if status or "status-peer" in data:
@@ -158,12 +167,14 @@ def main():
           "(embedded SQLite, or Azure Table storage on Azurite); Flask writes sqlite3 with a "
           "connection per request, as the classic example does.\n")
         base = records["handler"]["rps"] if "handler" in records else None
-        w("| server | requests/s | handler (embedded) / this | p50 ms | p99 ms | created | read | errors |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        w("| server | requests/s | handler (embedded) / this | p50 ms | p99 ms | server CPU µs / request | created | read | errors |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for server, r in records.items():
             ratio = x(base / r["rps"]) if base and r["rps"] else ""
             w(f"| {name(server)} | {r['rps']:,.0f} | {ratio} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-              f"{r.get('created', 0):.0f} | {r.get('read', 0):.0f} | {r['errors']:.0f} |")
+              f"{us_per_request(r)} | {r.get('created', 0):.0f} | {r.get('read', 0):.0f} | {r['errors']:.0f} |")
+        w("")
+        w("Azurite runs on the same 2 cores (Node.js) and its CPU is not in the handler's figure.")
         w("")
 
     if cold:

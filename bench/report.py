@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Turns bench/run's measurements (TSV: section, server, key, value) into the markdown table,
 with every ratio taken from the same run. `--out FILE` writes it (full mode); `--check` fails
-when a server answered nothing or answered errors (smoke mode, so the harness cannot rot)."""
+when a server answered nothing, or the handler or bare hyper answered errors (smoke mode, so the
+harness cannot rot)."""
 
 import argparse
 import datetime
@@ -90,9 +91,20 @@ def main():
         if runs:
             runs.sort(key=lambda r: r["rps"])
             median = runs[len(runs) // 2]
-            hello[server] = dict(median, all=[r["rps"] for r in runs], errors=sum(r["errors"] for r in runs),
-                                 requests=sum(r["requests"] for r in runs))
+            hello[server] = dict(median, all=[r["rps"] for r in runs], errors=sum(r["errors"] for r in runs))
     h = hello["handler"]["rps"]
+
+    def paired(other, key="rps"):
+        """Median over rounds of handler / other, each from one round: the two ran back to back."""
+        ratios = [data[r]["handler"][key] / data[r][other][key] for r in rounds
+                  if other in data[r] and "handler" in data[r] and data[r][other][key]]
+        return statistics.median(ratios)
+
+    def cpu_ratio(other):
+        """Median over rounds of other's server CPU per request / the handler's."""
+        per = lambda r, s: data[r][s]["cpu_s"] / data[r][s]["requests"]
+        return statistics.median(per(r, other) / per(r, "handler") for r in rounds
+                                 if other in data[r] and data[r]["handler"]["cpu_s"] > 0)
     cold = data.get("cold", {})
     memory = data.get("memory", {})
     status = data.get("status", {})
@@ -107,17 +119,19 @@ def main():
       f"so absolute numbers move between runs; the ratios, each taken from the same run with the servers "
       f"measured in turn, are the figures to read.\n")
     w(f"Load: {a.driver}, {a.cores} threads, {a.connections} connections, {a.rounds} round(s) of "
-      f"{a.duration} per server, the servers taking turns each round; a server's figure is its median round. "
+      f"{a.duration} per server, the servers taking turns each round. "
       f"Client and server share the {a.cores} cores. Every server listens on 127.0.0.1. The handler runs as "
       f"deployed: `LOG_FORMAT=json`, one log line per request to stdout (here `/dev/null`).\n")
 
     w("## Targets (issue 8)\n")
     w("| figure | measured | target | |")
     w("|---|---|---|---|")
-    vs_bare = h / hello["bare"]["rps"]
-    vs_gunicorn = h / hello["gunicorn"]["rps"]
+    vs_bare = paired("bare")
+    vs_gunicorn = paired("gunicorn")
     w(f"| hello requests/s, handler / bare hyper | {x(vs_bare)} | ≥ {TARGETS['hello_vs_bare']}× | {verdict(vs_bare >= TARGETS['hello_vs_bare'])} |")
     w(f"| hello requests/s, handler / gunicorn-Flask | {x(vs_gunicorn)} | ≥ {TARGETS['hello_vs_gunicorn']:.0f}× | {verdict(vs_gunicorn >= TARGETS['hello_vs_gunicorn'])} |")
+    w(f"| hello server CPU per request, bare hyper / handler (not a target: the cost of the stack without the shared client) | {x(cpu_ratio('bare'))} | | |")
+    w(f"| hello server CPU per request, gunicorn-Flask / handler | {x(cpu_ratio('gunicorn'))} | | |")
     if "handler" in cold:
         c = cold["handler"]["median_ms"]
         w(f"| cold start (exec → first 200), handler median | {c:.1f} ms | ≤ {TARGETS['cold_ms']:.0f} ms | {verdict(c <= TARGETS['cold_ms'])} |")
@@ -140,11 +154,17 @@ def main():
     w("| server | requests/s | handler / this | p50 ms | p99 ms | server CPU µs / request | errors | requests/s of each round |")
     w("|---|---:|---:|---:|---:|---:|---:|---|")
     for server, r in hello.items():
-        w(f"| {name(server)} | {r['rps']:,.0f} | {x(h / r['rps'])} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        w(f"| {name(server)} | {r['rps']:,.0f} | {x(paired(server))} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
           f"{us_per_request(r)} | {r['errors']:.0f} | {', '.join(f'{v:,.0f}' for v in r['all'])} |")
     w("")
+    w("A server's row is its median round; \"handler / this\" is the median over rounds of the two "
+      "servers' ratio in the same round (they ran back to back), so a load spike from a neighbour "
+      "does not land on one side only.\n")
+    w(f"Latency, handler / bare hyper: p50 {paired('bare', 'p50_ms'):.2f}×, p99 {paired('bare', 'p99_ms'):.2f}×; "
+      f"handler / gunicorn-Flask: p50 {paired('gunicorn', 'p50_ms'):.3f}×, p99 {paired('gunicorn', 'p99_ms'):.3f}× "
+      f"(medians of same-round ratios; below 1 is faster).\n")
     w("Server CPU per request is the server's own user + system time (its process tree, from "
-      "/proc) over the requests it answered: the client's share is not in it.")
+      "/proc) over the requests it answered in that round: the client's share is not in it.")
     w("")
 
     if status or "status-peer" in data:
@@ -215,7 +235,10 @@ def main():
         bad = []
         for section, servers in data.items():
             for server, r in servers.items():
-                if "requests" in r and (r["requests"] <= 0 or r["errors"] > 0):
+                # Errors fail only our servers (handler, bare hyper); the Flask peers may time out under
+                # load on a busy machine, which is theirs to report, not a broken harness.
+                ours = server in ("handler", "handler_azurite", "bare")
+                if "requests" in r and (r["requests"] <= 0 or (ours and r["errors"] > 0)):
                     bad.append(f"{section} {server}: {r['requests']:.0f} requests, {r['errors']:.0f} errors")
         if bad:
             print("smoke check failed:\n  " + "\n  ".join(bad), file=sys.stderr)

@@ -143,7 +143,7 @@ def load(url, requests, conns, mode):
 
     def worker(n):
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-        mine, bad = [], 0
+        mine, bad, location = [], 0, None
         for i in range(per_conn):
             t = time.perf_counter()
             try:
@@ -154,11 +154,13 @@ def load(url, requests, conns, mode):
                     r.read()
                     location = r.getheader("Location")
                     ok = r.status == 201 and location
-                elif mode == "records":
+                elif mode == "records" and location:
                     conn.request("GET", location)
                     r = conn.getresponse()
                     r.read()
                     ok = r.status == 200
+                elif mode == "records":
+                    ok = False  # the create before it failed
                 else:
                     conn.request("GET", u.path + (f"?{u.query}" if u.query else ""))
                     r = conn.getresponse()

@@ -2,6 +2,7 @@
 //! behave like Azure), the readiness probe on `/`, and the JSON invocation payload adapter
 //! ([`invocation`]).
 
+pub mod deadline;
 pub mod invocation;
 
 use std::time::Duration;

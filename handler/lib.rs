@@ -42,9 +42,8 @@ use axum::{
     Router,
 };
 use tokio::net::TcpListener;
-use tower_http::{
-    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
-};
+use tower::ServiceBuilder;
+use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
 
 use crate::{config::Config, error::AppError, tfl::TflClient};
 
@@ -77,17 +76,23 @@ impl AppState {
 /// invocation payload adapter on `/<function>`.
 pub fn app(state: AppState) -> Router {
     let (api, _openapi) = functions::router().split_for_parts();
-    // Layers run outermost-last: json_errors sees what the limit, timeout and panic layers say.
+    // One ServiceBuilder per group, listed outermost first: json_errors sees what the URL limit,
+    // body limit, deadline and panic layers say. One `.layer` call per group, not one per layer:
+    // axum wraps every route in a boxed `Route` at each `.layer`, and each wrapper costs an
+    // allocation and a clone per request (bench/README.md, "Profiling").
     let api: Router = api
         .fallback(|| async { AppError::from_status(StatusCode::NOT_FOUND) })
-        .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            host::RESPONSE_DEADLINE,
-        ))
-        .layer(RequestBodyLimitLayer::new(host::MAX_BODY_BYTES))
-        .layer(middleware::from_fn(host::url_limit))
-        .layer(middleware::from_fn(error::json_errors))
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(error::json_errors))
+                .layer(middleware::from_fn(host::url_limit))
+                .layer(RequestBodyLimitLayer::new(host::MAX_BODY_BYTES))
+                .layer(host::deadline::DeadlineLayer::new(
+                    host::RESPONSE_DEADLINE,
+                    StatusCode::GATEWAY_TIMEOUT,
+                ))
+                .layer(CatchPanicLayer::new()),
+        )
         .with_state(state);
 
     let payload_api = api.clone();
@@ -98,8 +103,11 @@ pub fn app(state: AppState) -> Router {
                 host::invocation::invoke(payload_api.clone(), function, request)
             }),
         )
-        .layer(middleware::from_fn(error::json_errors))
-        .layer(middleware::from_fn(logging::log_request))
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(logging::log_request))
+                .layer(middleware::from_fn(error::json_errors)),
+        )
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and gives

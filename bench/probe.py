@@ -9,6 +9,10 @@
   probe.py coldstart RUNS PATH -- CMD...  exec CMD RUNS times (PORT and FLASK_RUN_PORT set to a free
                                           port; {port} in CMD is replaced too), poll GET PATH until
                                           200, kill it; prints "median_ms min_ms max_ms"
+  probe.py token BASE                     register a fresh user on the handler at BASE, log in,
+                                          print the bearer token (records and upload need one)
+  probe.py upload URL FILE                PUT FILE to URL (streamed, BENCH_TOKEN as bearer);
+                                          prints "STATUS SECONDS"
   probe.py load URL REQUESTS CONNS MODE   the fallback load driver (MODE get|records) when wrk is
                                           missing; prints wrk.lua's RESULT line. Smoke mode only:
                                           Python cannot load a server to its limit.
@@ -136,6 +140,52 @@ def coldstart(runs, path, cmd):
     return 0
 
 
+def auth_headers():
+    token = os.environ.get("BENCH_TOKEN", "")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def post_json(base, path, body):
+    request = urllib.request.Request(
+        base + path, data=body.encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return reply.read().decode()
+
+
+def token(base):
+    """Registers a fresh user and logs in; retries while storage is still opening."""
+    import json
+    name = f"bench-{os.getpid()}-{int(time.time() * 1000) % 1000000}"
+    body = json.dumps({"username": name, "password": "benchmark passphrase 42"})
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            post_json(base, "/api/users", body)
+            print(json.loads(post_json(base, "/api/users/login", body))["token"])
+            return 0
+        except (OSError, urllib.error.HTTPError) as error:
+            if time.monotonic() > deadline:
+                print(f"cannot sign in at {base}: {error}", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+
+
+def upload(url, path):
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=300)
+    size = os.path.getsize(path)
+    started = time.perf_counter()
+    with open(path, "rb") as body:
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        headers.update(auth_headers())
+        conn.request("PUT", u.path, body, headers)
+        reply = conn.getresponse()
+        reply.read()
+    print(reply.status, f"{time.perf_counter() - started:.3f}")
+    return 0
+
+
 def load(url, requests, conns, mode):
     u = urllib.parse.urlsplit(url)
     latencies, errors, lock = [], [0], threading.Lock()
@@ -149,13 +199,14 @@ def load(url, requests, conns, mode):
             try:
                 if mode == "records" and i % 2 == 0:
                     body = f'{{"name": "fruit-{n}-{i}", "price": {i}}}'
-                    conn.request("POST", "/api/records", body, {"Content-Type": "application/json"})
+                    conn.request("POST", "/api/records", body,
+                                 {"Content-Type": "application/json", **auth_headers()})
                     r = conn.getresponse()
                     r.read()
                     location = r.getheader("Location")
                     ok = r.status == 201 and location
                 elif mode == "records" and location:
-                    conn.request("GET", location)
+                    conn.request("GET", location, headers=auth_headers())
                     r = conn.getresponse()
                     r.read()
                     ok = r.status == 200
@@ -211,6 +262,10 @@ def main(argv):
     if command == "coldstart" and "--" in argv:
         split = argv.index("--")
         return coldstart(int(argv[2]), argv[3], argv[split + 1:])
+    if command == "token":
+        return token(argv[2])
+    if command == "upload":
+        return upload(argv[2], argv[3])
     if command == "load":
         return load(argv[2], int(argv[3]), int(argv[4]), argv[5])
     print(__doc__, file=sys.stderr)

@@ -5,6 +5,7 @@
 -- done() prints one machine-readable line that bench/run reads:
 --   RESULT requests=N seconds=S rps=R p50_ms=A p99_ms=B errors=E
 -- where errors counts socket errors, timeouts and non-2xx/3xx answers.
+-- BENCH_TOKEN, when set, is sent as the bearer token (the handler's records need a user).
 
 local threads = {}
 mode = "get" -- globals: done() reads them from each thread with thread:get()
@@ -12,6 +13,7 @@ local pending = {}
 created = 0
 read = 0
 local counter = 0
+local auth = nil
 
 function setup(thread)
   table.insert(threads, thread)
@@ -21,17 +23,22 @@ function init(args)
   mode = args[1] or "get"
   -- Each wrk thread has its own Lua state; a per-thread prefix keeps names apart.
   counter = math.random(1, 1000000)
+  local token = os.getenv("BENCH_TOKEN")
+  if token and token ~= "" then
+    auth = "Bearer " .. token
+  end
 end
 
 function request()
   if mode == "records" then
     local path = table.remove(pending)
     if path then
-      return wrk.format("GET", path)
+      return wrk.format("GET", path, { ["Authorization"] = auth })
     end
     counter = counter + 1
     local body = string.format('{"name": "fruit-%d", "price": %d}', counter, counter % 1000)
-    return wrk.format("POST", "/api/records", { ["Content-Type"] = "application/json" }, body)
+    return wrk.format("POST", "/api/records",
+      { ["Content-Type"] = "application/json", ["Authorization"] = auth }, body)
   end
   return wrk.format("GET")
 end

@@ -4,10 +4,10 @@
 //! validity periods; `format=text` prints `Name: Status` lines like the script.
 
 use axum::{
+    body::Bytes,
     extract::{Query, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
-    Json,
 };
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::tfl_params::{cache_headers, flag, id_list};
 use crate::{
     error::{AppError, ErrorBody},
-    tfl::{Line, LineStatus},
+    tfl::{Line, LineStatus, Rendering},
     AppState,
 };
 
@@ -25,6 +25,7 @@ pub const DEFAULT_MODES: &str = "tube,overground";
 pub const UNKNOWN: &str = "Unknown";
 
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -154,29 +155,40 @@ pub async fn status(
     };
 
     let headers = cache_headers(&cached);
-    let lines = cached.value.as_slice();
     if text {
-        let mut body = String::new();
-        for line in lines {
-            body.push_str(&format!(
-                "{}: {}\n",
-                line.name,
-                summary(&line.line_statuses)
-            ));
-        }
+        let body = cached.value.rendered(Rendering::Text, |lines| {
+            let mut body = String::new();
+            for line in lines {
+                body.push_str(&format!(
+                    "{}: {}\n",
+                    line.name,
+                    summary(&line.line_statuses)
+                ));
+            }
+            Bytes::from(body)
+        });
         return Ok((headers, [(header::CONTENT_TYPE, TEXT)], body).into_response());
     }
-    let body = if detail {
-        StatusBody::Detail(lines.iter().map(line_detail).collect())
+    let rendering = if detail {
+        Rendering::Detail
     } else {
-        StatusBody::Short(StatusMap(
-            lines
-                .iter()
-                .map(|line| (line.name.clone(), summary(&line.line_statuses)))
-                .collect(),
-        ))
+        Rendering::Short
     };
-    Ok((headers, Json(body)).into_response())
+    let body = cached.value.rendered(rendering, |lines| {
+        let body = if detail {
+            StatusBody::Detail(lines.iter().map(line_detail).collect())
+        } else {
+            StatusBody::Short(StatusMap(
+                lines
+                    .iter()
+                    .map(|line| (line.name.clone(), summary(&line.line_statuses)))
+                    .collect(),
+            ))
+        };
+        // Strings, numbers and booleans always serialise.
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    });
+    Ok((headers, [(header::CONTENT_TYPE, JSON)], body).into_response())
 }
 
 /// TfL's statuses, worst first (lowest severity; ties keep TfL's order).

@@ -66,7 +66,57 @@ impl TflError {
 }
 
 /// Line statuses in TfL's order, shared between cache and callers.
-pub type Lines = Arc<Vec<Line>>;
+pub type Lines = Arc<LineStatuses>;
+
+/// The ways `status` renders one TfL answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendering {
+    Short,
+    Detail,
+    Text,
+}
+
+/// A cached TfL line-status answer, with each rendering of it made once: a warm `status`
+/// request then costs a cache lookup and a reference count, not a re-serialisation.
+#[derive(Debug)]
+pub struct LineStatuses {
+    lines: Vec<Line>,
+    rendered: [std::sync::OnceLock<bytes::Bytes>; 3],
+}
+
+impl LineStatuses {
+    pub fn new(lines: Vec<Line>) -> Self {
+        Self {
+            lines,
+            rendered: Default::default(),
+        }
+    }
+
+    /// `render`'s output for this answer, computed on first use.
+    pub fn rendered(
+        &self,
+        rendering: Rendering,
+        render: impl FnOnce(&[Line]) -> bytes::Bytes,
+    ) -> bytes::Bytes {
+        self.rendered[rendering as usize]
+            .get_or_init(|| render(&self.lines))
+            .clone()
+    }
+}
+
+impl std::ops::Deref for LineStatuses {
+    type Target = [Line];
+
+    fn deref(&self) -> &[Line] {
+        &self.lines
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LineStatuses {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<Line>::deserialize(deserializer).map(Self::new)
+    }
+}
 /// Bike point occupancy in TfL's order.
 pub type Occupancy = Arc<Vec<BikePointOccupancy>>;
 

@@ -298,8 +298,22 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
     }
-    let (mut parts, _plain_body) = response.into_parts();
-    let replacement = AppError::from_status(status).into_response();
+    let (mut parts, plain_body) = response.into_parts();
+    let error = match status {
+        // An extractor's rejection ("Failed to deserialize query string: duplicate field
+        // `name`") tells the client what to fix; keep its words. It is short and ours.
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+            match axum::body::to_bytes(plain_body, 4096).await {
+                Ok(text) if !text.is_empty() => AppError::Status {
+                    status,
+                    message: String::from_utf8_lossy(&text).into_owned(),
+                },
+                _ => AppError::from_status(status),
+            }
+        }
+        _ => AppError::from_status(status),
+    };
+    let replacement = error.into_response();
     let (replacement_parts, body) = replacement.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(

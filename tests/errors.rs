@@ -145,3 +145,21 @@ async fn the_readiness_probe_answers_get_slash() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn framework_rejections_keep_their_reason() {
+    let app = spawn_app().await;
+    let reply = app
+        .call(
+            Mode::Proxied,
+            "hello",
+            Method::GET,
+            "/api/hello?name=a&name=b",
+            None,
+            b"",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error_code(), "bad_request");
+    assert!(reply.text().contains("duplicate field"), "{}", reply.text());
+}

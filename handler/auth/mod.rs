@@ -33,15 +33,8 @@ pub struct Caller {
 impl Caller {
     /// Records and files of this caller: their partition and prefix is their user id.
     pub fn owner(&self) -> Owner {
-        // A UUID is always a valid key.
-        Owner::new(self.user.as_str()).unwrap_or_else(|_| unreachable_owner())
+        Owner::user(&self.user)
     }
-}
-
-#[cold]
-fn unreachable_owner() -> Owner {
-    // UserId only holds canonical UUIDs, which validate_key accepts; keep a safe value anyway.
-    Owner::new("invalid-owner").unwrap_or_else(|_| unreachable_owner())
 }
 
 pub fn unauthorized() -> AppError {

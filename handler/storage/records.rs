@@ -98,6 +98,11 @@ impl Price {
 pub struct Owner(String);
 
 impl Owner {
+    /// The owner a signed-in user is: a user id is a UUID, always a valid key.
+    pub fn user(id: &super::users::UserId) -> Self {
+        Self(id.as_str().to_owned())
+    }
+
     pub fn new(key: &str) -> Result<Self, Invalid> {
         super::validate_key(key).map_err(|why| Invalid(why.into()))?;
         Ok(Self(key.to_owned()))

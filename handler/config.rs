@@ -6,7 +6,11 @@ use std::{path::PathBuf, time::Duration};
 
 use thiserror::Error;
 
-use crate::storage::{self, azure::Connection, Backend, StorageConfig};
+use crate::storage::{
+    self,
+    azure::Connection,
+    wiring::{Backend, StorageConfig},
+};
 
 /// Port `func start` listens on by default, so local URLs look the same with or without the host.
 pub const DEFAULT_PORT: u16 = 7071;
@@ -414,12 +418,12 @@ fn storage_config(set: &impl Fn(&str) -> Option<String>) -> Result<StorageConfig
         });
     }
     let upload_max_bytes = match set(UPLOAD_MAX_BYTES) {
-        None => crate::host::MAX_BODY_BYTES as u64,
+        None => crate::limits::MAX_BODY_BYTES as u64,
         Some(value) => value
             .trim()
             .parse::<u64>()
             .ok()
-            .filter(|bytes| (1..=crate::host::MAX_BODY_BYTES as u64).contains(bytes))
+            .filter(|bytes| (1..=crate::limits::MAX_BODY_BYTES as u64).contains(bytes))
             .ok_or(ConfigError::Invalid {
                 name: UPLOAD_MAX_BYTES,
                 value,

@@ -13,7 +13,13 @@ use serde::Serialize;
 use thiserror::Error;
 use utoipa::ToSchema;
 
-use crate::{host, storage::StorageError, tfl::TflError};
+use crate::{
+    accounts::AccountError,
+    domain::Invalid,
+    limits,
+    storage::{files::FileError, StorageError},
+    tfl::TflError,
+};
 
 /// An error a request can end in. Functions return these; nothing else builds error bodies.
 #[derive(Debug, Error)]
@@ -129,15 +135,15 @@ impl AppError {
             }
             StatusCode::PAYLOAD_TOO_LARGE => {
                 return Self::PayloadTooLarge {
-                    limit: host::MAX_BODY_BYTES as u64,
+                    limit: limits::MAX_BODY_BYTES as u64,
                 }
             }
             StatusCode::URI_TOO_LONG => {
-                format!("the URL is longer than {} bytes", host::MAX_URL_BYTES)
+                format!("the URL is longer than {} bytes", limits::MAX_URL_BYTES)
             }
             StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => format!(
                 "the request did not complete within {} seconds",
-                host::RESPONSE_DEADLINE.as_secs()
+                limits::RESPONSE_DEADLINE.as_secs()
             ),
             other => other
                 .canonical_reason()
@@ -285,6 +291,45 @@ impl From<StorageError> for AppError {
             ),
             StorageError::Unavailable(cause) => Self::Unavailable(cause),
             StorageError::Backend(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(invalid: Invalid) -> Self {
+        Self::InvalidInput(invalid.0)
+    }
+}
+
+impl From<FileError> for AppError {
+    fn from(error: FileError) -> Self {
+        match error {
+            FileError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            FileError::Interrupted(why) => Self::InvalidInput(format!(
+                "the upload was interrupted ({why}); nothing was stored"
+            )),
+            FileError::Storage(error) => error.into(),
+        }
+    }
+}
+
+impl From<AccountError> for AppError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Invalid(invalid) => invalid.into(),
+            AccountError::WeakPassword(why) => Self::InvalidInput(why),
+            AccountError::UsernameTaken => Self::Conflict(error.to_string()),
+            AccountError::NotSignedIn
+            | AccountError::WrongCredentials
+            | AccountError::WrongPassword(_)
+            | AccountError::InvalidPrincipal => Self::Unauthorized(error.to_string()),
+            AccountError::Locked { retry_after_secs } => Self::TooManyRequests {
+                message: error.to_string(),
+                retry_after_secs,
+            },
+            AccountError::Busy => Self::Unavailable(error.to_string()),
+            AccountError::Hashing(_) | AccountError::Internal(_) => Self::internal(error),
+            AccountError::Storage(error) => error.into(),
         }
     }
 }

@@ -1,11 +1,9 @@
-//! The Azure Functions host contract: the limits it imposes (enforced here too, so local runs
-//! behave like Azure), the readiness probe on `/`, and the JSON invocation payload adapter
-//! ([`invocation`]).
+//! The Azure Functions host contract: the route prefix, the readiness probe on `/`, the URL
+//! limit, response deadlines ([`deadline`]) and the JSON invocation payload adapter
+//! ([`invocation`]). The limits themselves are in [`crate::limits`].
 
 pub mod deadline;
 pub mod invocation;
-
-use std::time::Duration;
 
 use axum::{
     extract::Request,
@@ -14,14 +12,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::error::AppError;
+use crate::{error::AppError, limits::MAX_URL_BYTES};
 
-/// The host rejects request bodies over 100 MB (104,857,600 bytes).
-pub const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
-/// The host rejects URLs over 4 KB.
-pub const MAX_URL_BYTES: usize = 4096;
-/// Azure's load balancer drops a response that has not started within 230 s.
-pub const RESPONSE_DEADLINE: Duration = Duration::from_secs(230);
 /// `extensions.http.routePrefix` in `host.json`: every function's public path starts with it.
 pub const ROUTE_PREFIX: &str = "api";
 /// Sent by the host on every request, proxied or as a payload; we log it to correlate.

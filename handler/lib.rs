@@ -1,36 +1,48 @@
 //! An Azure Functions custom handler: the Functions host starts this binary and forwards HTTP
 //! requests to it on loopback. Start here, then read one function module.
 //!
-//! - [`config`]: typed settings from the environment, validated once at start.
-//! - [`host`]: the host contract: limits, the readiness probe on `/`, and the JSON invocation
-//!   payload adapter ([`host::invocation`]) that feeds payloads through the same router.
-//! - [`functions`]: one module per function (`hello`, `status`, `bikepoint`, `records`,
-//!   `upload`, `users`, `openapi`), each with its `#[utoipa::path]` so the router and the
-//!   OpenAPI document come from one place.
-//! - [`auth`]: who is calling (bearer sessions, Easy Auth), argon2id passwords.
-//! - [`tfl`]: the TfL Unified API client (timeouts, one retry, cache, app key) behind `status`
-//!   and `bikepoint`.
-//! - [`error`]: the one error type and its mapping to `{"error": {"code", "message"}}`.
-//! - [`logging`]: one line per request, text or JSON, secrets redacted.
-//! - [`storage`]: the data layer: domain services over Azure Table storage or embedded SQLite.
-//! - [`package`]: assembles `dist/` and `dist.zip` for zip deploy and `func start`.
+//! Dependencies point one way, down this list; nothing points back up, and no function imports
+//! another (`.ci/check-deps` fails the build on a cycle):
+//!
+//! - [`functions`]: one thin HTTP adapter per function (`hello`, `status`, `bikepoint`,
+//!   `records`, `upload`, `users`, `openapi`), each with its `#[utoipa::path]`, so the router and
+//!   the OpenAPI document come from one place. Find a function here, in one hop.
+//! - [`http`]: what the adapters share: extractors (JSON body, signed-in caller, storage,
+//!   `If-Match`), response bodies shown by several functions, paging, OpenAPI response sets.
+//! - [`host`]: the Functions host contract: the readiness probe on `/`, the URL limit, response
+//!   deadlines, and the JSON invocation payload adapter ([`host::invocation`]).
+//! - [`state`]: the services every request shares, built once at start.
+//! - [`error`]: the one error type, every `From<…> for AppError`, and the one mapping to
+//!   `{"error": {"code", "message"}}`.
+//! - Services: [`accounts`] (sign-up, login and lockout, sessions, rectification, erasure; argon2
+//!   on its own threads), [`tfl`] (the TfL Unified API client: timeouts, retry, cache).
+//! - [`storage`]: the storage traits and services over Azure Table/Blob storage, SQLite or a
+//!   directory; [`storage::wiring`] picks the backends from config.
+//! - [`domain`]: parsed values (`UserId`, `Username`, `Owner`, `RecordId`, `RecordName`,
+//!   `Price`, `FileName`), the validation error and the clock; no I/O, imports nothing of ours.
+//! - [`config`] (typed settings from the environment), [`limits`] (the host's limits; imports
+//!   nothing), [`logging`] (one line per request, secrets redacted), [`package`] (`dist/` and
+//!   `dist.zip`).
 //!
 //! [`app`] builds the whole service; `main.rs` only reads config, binds and calls [`serve`].
 
-pub mod auth;
+pub mod accounts;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod functions;
 pub mod host;
+pub mod http;
+pub mod limits;
 pub mod logging;
 pub mod package;
+pub mod state;
 pub mod storage;
 pub mod tfl;
 
 use std::{
     future::{Future, IntoFuture},
     io,
-    sync::Arc,
     time::Duration,
 };
 
@@ -45,37 +57,20 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
 
-use crate::{config::Config, error::AppError, tfl::TflClient};
+use crate::{
+    error::AppError,
+    state::{AppState, OpenApiJson},
+};
 
-/// Shared, cheaply clonable state handed to every function. Clients built once at start
-/// (storage, TfL) live here.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub tfl: Arc<TflClient>,
-    pub storage: storage::LazyStorage,
-    pub passwords: auth::passwords::Passwords,
-    pub session_ttl: Duration,
-    pub trust_easy_auth: bool,
-}
-
-impl AppState {
-    /// Builds every client from `config`. Nothing here touches the network (storage opens on
-    /// first use), so it costs the readiness probe only a few milliseconds.
-    pub fn new(config: &Config) -> Result<Self, tfl::TflError> {
-        Ok(Self {
-            tfl: Arc::new(TflClient::new(&config.tfl)?),
-            storage: storage::LazyStorage::new(config.storage.clone()),
-            passwords: auth::passwords::Passwords::new(),
-            session_ttl: config.session_ttl,
-            trust_easy_auth: config.trust_easy_auth,
-        })
-    }
+/// The OpenAPI document of every public route.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    functions::router().into_openapi()
 }
 
 /// The complete service: every function under `/api`, the readiness probe on `/`, and the
 /// invocation payload adapter on `/<function>`.
 pub fn app(state: AppState) -> Router {
-    let (api, _openapi) = functions::router().split_for_parts();
+    let (api, openapi) = functions::router().split_for_parts();
     // One ServiceBuilder per group, listed outermost first: json_errors sees what the URL limit,
     // body limit, deadline and panic layers say. One `.layer` call per group, not one per layer:
     // axum wraps every route in a boxed `Route` at each `.layer`, and each wrapper costs an
@@ -86,21 +81,24 @@ pub fn app(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(middleware::from_fn(error::json_errors))
                 .layer(middleware::from_fn(host::url_limit))
-                .layer(RequestBodyLimitLayer::new(host::MAX_BODY_BYTES))
+                .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
                 .layer(host::deadline::DeadlineLayer::new(
-                    host::RESPONSE_DEADLINE,
+                    limits::RESPONSE_DEADLINE,
                     StatusCode::GATEWAY_TIMEOUT,
                 ))
                 .layer(CatchPanicLayer::new()),
         )
-        .with_state(state);
+        .with_state(AppState {
+            openapi: OpenApiJson::new(openapi),
+            ..state
+        });
 
     let payload_api = api.clone();
     api.route("/", get(host::readiness))
         .route(
             "/{function}",
             any(move |function, request| {
-                host::invocation::invoke(payload_api.clone(), function, request)
+                host::invocation::invoke(payload_api.clone(), functions::NAMES, function, request)
             }),
         )
         .layer(

@@ -78,7 +78,7 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
             }
         };
         tracing::info!(%address, "listening");
-        let state = match handler::AppState::new(&config) {
+        let state = match handler::state::AppState::new(&config) {
             Ok(state) => state,
             Err(error) => {
                 tracing::error!(%error, "cannot build the app's clients");

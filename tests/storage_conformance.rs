@@ -6,12 +6,15 @@ mod common;
 
 use std::sync::Arc;
 
-use handler::storage::{
-    azure::Connection,
-    embedded::SqliteStore,
-    records::{Fields, ListOptions, Owner, Patch, Price, RecordName, Records},
-    tables::AzureTableStore,
-    ETag, EntityStore, IfMatch, Properties, Query, StorageError,
+use handler::{
+    domain::{Owner, Price, RecordName},
+    storage::{
+        azure::Connection,
+        embedded::SqliteStore,
+        records::{Fields, ListOptions, Patch, Records},
+        tables::AzureTableStore,
+        ETag, EntityStore, IfMatch, Properties, Query, StorageError,
+    },
 };
 use serde_json::{json, Value};
 
@@ -387,7 +390,7 @@ async fn concurrent_patches_with_one_etag_let_exactly_one_through() {
         assert_eq!(winners.len(), 1, "{}: exactly one PATCH wins", b.name);
         let stored = records.get(&owner, &record.id).await.unwrap();
         assert_eq!(
-            stored.price,
+            stored.price.get(),
             1000 + winners[0],
             "{}: the winner's update is the one kept",
             b.name
@@ -436,7 +439,7 @@ async fn concurrent_unconditional_patches_lose_no_update() {
         }
         let stored = records.get(&owner, &record.id).await.unwrap();
         assert_eq!(
-            (stored.name.as_str(), stored.price),
+            (stored.name.as_str(), stored.price.get()),
             ("pear", 999),
             "{}",
             b.name
@@ -466,11 +469,14 @@ async fn the_embedded_store_survives_a_restart() {
 
 use bytes::Bytes;
 use futures::{stream, TryStreamExt};
-use handler::storage::{
-    blobs::AzureBlobStore,
-    directory::DirectoryStore,
-    files::{FileError, FileName, Files, BLOCK_BYTES},
-    BlobStore,
+use handler::{
+    domain::FileName,
+    storage::{
+        blobs::AzureBlobStore,
+        directory::DirectoryStore,
+        files::{FileError, Files, BLOCK_BYTES},
+        BlobStore,
+    },
 };
 
 struct BlobBackend {

@@ -9,11 +9,14 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::tfl_params::{cache_headers, split};
 use crate::{
     error::{AppError, ErrorBody},
+    http::{
+        openapi::TflUpstream,
+        tfl_params::{cache_headers, split},
+    },
+    state::AppState,
     tfl::BikePointOccupancy,
-    AppState,
 };
 
 const PREFIX: &str = "BikePoints_";
@@ -55,9 +58,7 @@ pub struct Dock {
         (status = 200, description = "Occupancy, in TfL's order. Headers: `Cache-Control: public, max-age=<s>`, `Age`, `X-Cache`.", body = Vec<Dock>),
         (status = 400, description = "No id, a malformed id (the message names it) or more than 20", body = ErrorBody),
         (status = 404, description = "TfL does not know an id", body = ErrorBody),
-        (status = 502, description = "TfL failed or sent an unreadable answer", body = ErrorBody),
-        (status = 503, description = "TfL is rate-limiting us; see Retry-After", body = ErrorBody),
-        (status = 504, description = "TfL did not answer within TFL_TIMEOUT_MS", body = ErrorBody),
+        TflUpstream,
     ),
 )]
 pub async fn by_query(
@@ -80,9 +81,7 @@ pub async fn by_query(
         (status = 200, description = "Occupancy, as for `?id=`", body = Vec<Dock>),
         (status = 400, description = "A malformed id", body = ErrorBody),
         (status = 404, description = "TfL does not know the id", body = ErrorBody),
-        (status = 502, description = "TfL failed or sent an unreadable answer", body = ErrorBody),
-        (status = 503, description = "TfL is rate-limiting us; see Retry-After", body = ErrorBody),
-        (status = 504, description = "TfL did not answer within TFL_TIMEOUT_MS", body = ErrorBody),
+        TflUpstream,
     ),
 )]
 pub async fn by_path(

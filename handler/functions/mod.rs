@@ -1,22 +1,23 @@
-//! One module per function. Each exposes its handlers with `#[utoipa::path]`, so registering
-//! them here puts them in the router and in the OpenAPI document at once. A function also needs
-//! `functions/<name>/function.json`; the contract test checks the two agree.
+//! One module per function, each a thin HTTP adapter over a service: `hello`, `status` and
+//! `bikepoint` (TfL), `records` and `upload` (storage), `users` (accounts), `openapi`. Each
+//! exposes its handlers with `#[utoipa::path]`, so registering them here puts them in the router
+//! and in the OpenAPI document at once. A function also needs `functions/<name>/function.json`;
+//! the contract test checks the two agree. No function imports another: what they share is in
+//! [`crate::http`].
 
 pub mod bikepoint;
 pub mod hello;
-pub mod json;
 pub mod openapi;
-pub mod paging;
 pub mod records;
 pub mod status;
-mod tfl_params;
 pub mod upload;
 pub mod users;
 
 use axum::{extract::DefaultBodyLimit, routing::get};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::AppState;
+use crate::{http::openapi::base_document, state::AppState};
 
 /// Function names, as the host knows them (the folder names under `functions/`). The JSON
 /// invocation payload adapter accepts `POST /<name>` for these.
@@ -32,7 +33,7 @@ pub const NAMES: &[&str] = &[
 
 /// Every function's routes, with their OpenAPI operations.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base_document())
+    OpenApiRouter::with_openapi(base_document())
         .routes(routes!(hello::hello))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(status::status))
@@ -55,10 +56,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Uploads stream and enforce `UPLOAD_MAX_BYTES` themselves, so the framework's 2 MB default
 /// for buffered bodies (which multipart parsing would apply) is off here. Names may contain
-/// `/`, hence the catch-all route, documented in the OpenAPI document as `/api/upload/{name}`
-/// (see `openapi::BaseDocument`).
+/// `/`, hence the catch-all route, documented as `/api/upload/{name}` by
+/// [`upload::HandRouted`].
 fn upload_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    OpenApiRouter::with_openapi(upload::HandRouted::openapi())
         .routes(routes!(upload::list, upload::post))
         .route(
             "/api/upload/{*name}",

@@ -3,9 +3,8 @@
 //! the user's id, so no one else can read, list, change or delete them.
 
 use axum::{
-    body::Body,
-    extract::{Path, Query, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    extract::{Path, Query},
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -13,44 +12,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    auth::Caller,
+    domain::{Price, RecordId, RecordName},
     error::{AppError, ErrorBody},
-    functions::{json, paging},
+    http::{
+        bodies::RecordBody,
+        caller::Caller,
+        conditions::{IfMatch, IfNoneMatch},
+        json::JsonBody,
+        openapi::SignedIn,
+        paging,
+        store::Store,
+    },
     storage::{
-        records::{self, Fields, ListOptions, Patch, Price, Record, RecordId, RecordName},
+        records::{self, Fields, ListOptions, Patch, Record},
         ETag, StorageError,
     },
-    AppState,
 };
-
-/// A record as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordBody {
-    /// Server-generated UUID (time-ordered).
-    #[schema(example = "01937c5e-8f2a-7c3b-9d4e-5f6a7b8c9d0e")]
-    id: String,
-    #[schema(example = "apple")]
-    name: String,
-    /// Price in pence.
-    #[schema(example = 300)]
-    price: i64,
-    /// RFC 3339 UTC.
-    created_at: String,
-    updated_at: String,
-}
-
-impl From<&Record> for RecordBody {
-    fn from(record: &Record) -> Self {
-        Self {
-            id: record.id.to_string(),
-            name: record.name.clone(),
-            price: record.price,
-            created_at: record.created_at.clone(),
-            updated_at: record.updated_at.clone(),
-        }
-    }
-}
 
 /// A page of records.
 #[derive(Debug, Serialize, ToSchema)]
@@ -92,19 +69,15 @@ pub struct ListParams {
     continuation: Option<String>,
 }
 
-fn invalid(error: records::Invalid) -> AppError {
-    AppError::InvalidInput(error.0)
-}
-
 fn fields(input: RecordInput) -> Result<Fields, AppError> {
     Ok(Fields {
-        name: RecordName::parse(&input.name).map_err(invalid)?,
-        price: Price::parse(input.price).map_err(invalid)?,
+        name: RecordName::parse(&input.name)?,
+        price: Price::parse(input.price)?,
     })
 }
 
 fn record_id(id: &str) -> Result<RecordId, AppError> {
-    RecordId::parse(id).map_err(invalid)
+    Ok(RecordId::parse(id)?)
 }
 
 fn not_found(id: &RecordId) -> impl FnOnce(StorageError) -> AppError + '_ {
@@ -112,18 +85,6 @@ fn not_found(id: &RecordId) -> impl FnOnce(StorageError) -> AppError + '_ {
         StorageError::NotFound => AppError::NotFound(format!("no record {id}")),
         other => other.into(),
     }
-}
-
-/// `If-Match` / `If-None-Match`: `*` means any version, which for writes is just "exists".
-fn etag_condition(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<ETag>, AppError> {
-    let Some(value) = headers.get(&name) else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| AppError::InvalidInput(format!("{name} is not a valid ETag")))?
-        .trim();
-    Ok((value != "*").then(|| ETag(value.to_owned())))
 }
 
 fn with_etag(mut response: Response, etag: &ETag) -> Response {
@@ -152,30 +113,24 @@ fn location(id: &RecordId) -> HeaderValue {
     security(("bearer" = [])),
     params(ListParams),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 200, description = "A page of records; `x-continuation` repeats the token", body = RecordPage),
         (status = 400, description = "Bad limit, name or continuation", body = ErrorBody),
     ),
 )]
 pub async fn list(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let limit = paging::limit(params.limit.as_deref(), records::MAX_LIMIT)?;
-    let name = params
-        .name
-        .as_deref()
-        .map(RecordName::parse)
-        .transpose()
-        .map_err(invalid)?;
+    let name = params.name.as_deref().map(RecordName::parse).transpose()?;
     let after = paging::decode(params.continuation.as_deref())?
         .map(|position| RecordId::parse(&position))
         .transpose()
         .map_err(|_| {
             AppError::InvalidInput("continuation is not a token this API issued".into())
         })?;
-    let storage = state.storage.get().await?;
     let page = storage
         .records
         .list(&caller.owner(), ListOptions { name, limit, after })
@@ -198,20 +153,18 @@ pub async fn list(
     security(("bearer" = [])),
     request_body = RecordInput,
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 201, description = "Created; `Location` and `ETag` headers", body = RecordBody),
         (status = 400, description = "Invalid or unknown field", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
     ),
 )]
 pub async fn create(
-    State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Body,
+    storage: Store,
+    JsonBody(input): JsonBody<RecordInput>,
 ) -> Result<Response, AppError> {
-    let fields = fields(json::read(&headers, body).await?)?;
-    let storage = state.storage.get().await?;
+    let fields = fields(input)?;
     let record = storage.records.create(&caller.owner(), fields).await?;
     let response = (
         StatusCode::CREATED,
@@ -230,7 +183,7 @@ pub async fn create(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Record id")),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 200, description = "The record, with its `ETag`", body = RecordBody),
         (status = 304, description = "Not modified"),
         (status = 400, description = "Not a record id", body = ErrorBody),
@@ -238,22 +191,18 @@ pub async fn create(
     ),
 )]
 pub async fn get(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, AppError> {
     let id = record_id(&id)?;
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .map(|v| v.to_str().unwrap_or("").trim().to_owned());
-    let storage = state.storage.get().await?;
     let record = storage
         .records
         .get(&caller.owner(), &id)
         .await
         .map_err(not_found(&id))?;
-    if if_none_match.is_some_and(|tag| tag == "*" || tag == record.etag.0) {
+    if if_none_match.matches(&record.etag) {
         return Ok(with_etag(
             StatusCode::NOT_MODIFIED.into_response(),
             &record.etag,
@@ -271,7 +220,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Record id")),
     request_body = RecordInput,
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 200, description = "Replaced; the new `ETag`", body = RecordBody),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
@@ -279,16 +228,14 @@ pub async fn get(
     ),
 )]
 pub async fn replace(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    IfMatch(if_match): IfMatch,
+    JsonBody(input): JsonBody<RecordInput>,
 ) -> Result<Response, AppError> {
     let id = record_id(&id)?;
-    let if_match = etag_condition(&headers, header::IF_MATCH)?;
-    let fields = fields(json::read(&headers, body).await?)?;
-    let storage = state.storage.get().await?;
+    let fields = fields(input)?;
     let record = storage
         .records
         .replace(&caller.owner(), &id, fields, if_match.as_ref())
@@ -306,7 +253,7 @@ pub async fn replace(
     params(("id" = String, Path, description = "Record id")),
     request_body(content = RecordPatch, content_type = "application/json"),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 200, description = "Updated; the new `ETag`", body = RecordBody),
         (status = 400, description = "Invalid input or nothing to change", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
@@ -314,30 +261,22 @@ pub async fn replace(
     ),
 )]
 pub async fn patch(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    IfMatch(if_match): IfMatch,
+    JsonBody(input): JsonBody<RecordPatch>,
 ) -> Result<Response, AppError> {
     let id = record_id(&id)?;
-    let if_match = etag_condition(&headers, header::IF_MATCH)?;
-    let input: RecordPatch = json::read(&headers, body).await?;
     if input.name.is_none() && input.price.is_none() {
         return Err(AppError::InvalidInput(
             "nothing to change: give name and/or price".into(),
         ));
     }
     let patch = Patch {
-        name: input
-            .name
-            .as_deref()
-            .map(RecordName::parse)
-            .transpose()
-            .map_err(invalid)?,
-        price: input.price.map(Price::parse).transpose().map_err(invalid)?,
+        name: input.name.as_deref().map(RecordName::parse).transpose()?,
+        price: input.price.map(Price::parse).transpose()?,
     };
-    let storage = state.storage.get().await?;
     let record = storage
         .records
         .patch(&caller.owner(), &id, patch, if_match.as_ref())
@@ -354,7 +293,7 @@ pub async fn patch(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Record id")),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 204, description = "Deleted"),
         (status = 400, description = "Not a record id", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
@@ -362,14 +301,12 @@ pub async fn patch(
     ),
 )]
 pub async fn delete(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    IfMatch(if_match): IfMatch,
 ) -> Result<Response, AppError> {
     let id = record_id(&id)?;
-    let if_match = etag_condition(&headers, header::IF_MATCH)?;
-    let storage = state.storage.get().await?;
     storage
         .records
         .delete(&caller.owner(), &id, if_match.as_ref())

@@ -12,11 +12,14 @@ use axum::{
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
-use super::tfl_params::{cache_headers, flag, id_list};
 use crate::{
     error::{AppError, ErrorBody},
+    http::{
+        openapi::TflUpstream,
+        tfl_params::{cache_headers, flag, id_list},
+    },
+    state::AppState,
     tfl::{Line, LineStatus, Rendering},
-    AppState,
 };
 
 /// What `status.py` lists when given nothing.
@@ -106,9 +109,7 @@ pub struct StatusDetail {
             )),
         (status = 400, description = "A bad mode or line id (the message names it), `mode` with `lines`, `detail` with `format=text`, or TfL's own 400", body = ErrorBody),
         (status = 404, description = "TfL knows none of these lines", body = ErrorBody),
-        (status = 502, description = "TfL failed or sent an unreadable answer", body = ErrorBody),
-        (status = 503, description = "TfL is rate-limiting us (or the app key is invalid); see Retry-After", body = ErrorBody),
-        (status = 504, description = "TfL did not answer within TFL_TIMEOUT_MS", body = ErrorBody),
+        TflUpstream,
     ),
 )]
 pub async fn status(

@@ -5,78 +5,38 @@
 
 use axum::{
     body::Body,
-    extract::{FromRequest, Multipart, Path, Query, Request, State},
+    extract::{FromRequest, Multipart, Path, Query, Request},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::utf8_percent_encode;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::{
-    auth::Caller,
+    domain::{FileName, Owner, MAX_FILE_NAME_CHARS},
     error::{AppError, ErrorBody},
-    functions::paging,
+    http::{
+        bodies::{FileBody, SEGMENT},
+        caller::Caller,
+        conditions::IfNoneMatch,
+        openapi::SignedIn,
+        paging,
+        store::Store,
+    },
     storage::{
-        files::{FileError, FileInfo, FileName},
-        records::{Invalid, Owner},
+        files::{FileInfo, MAX_LIST},
+        wiring::Storage,
         StorageError,
     },
-    AppState,
 };
 
-/// Path-segment encoding: everything but unreserved characters.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// A stored file, as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FileBody {
-    #[schema(example = "reports/q3.pdf")]
-    name: String,
-    size: u64,
-    #[schema(example = "application/pdf")]
-    content_type: String,
-    etag: String,
-    /// Hex SHA-256 of the content, computed during the upload.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
-    /// RFC 3339 UTC.
-    last_modified: String,
-    /// Where to download it.
-    #[schema(example = "/api/upload/reports/q3.pdf")]
-    url: String,
-}
-
-fn url_of(name: &str) -> String {
-    let segments: Vec<String> = name
-        .split('/')
-        .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
-        .collect();
-    format!("/api/upload/{}", segments.join("/"))
-}
-
-impl From<&FileInfo> for FileBody {
-    fn from(file: &FileInfo) -> Self {
-        Self {
-            name: file.name.clone(),
-            size: file.size,
-            content_type: file.content_type.clone(),
-            etag: file.etag.0.clone(),
-            sha256: file.sha256.clone(),
-            last_modified: file
-                .last_modified
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            url: url_of(&file.name),
-        }
-    }
-}
+/// The operations routed by hand on the catch-all `/api/upload/{*name}` (names contain `/`),
+/// which `routes!` cannot document; `functions/mod.rs` merges them into the document.
+#[derive(OpenApi)]
+#[openapi(paths(download, put, delete))]
+pub struct HandRouted;
 
 /// A page of files.
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,24 +65,8 @@ pub struct UploadParams {
     name: Option<String>,
 }
 
-fn invalid(error: Invalid) -> AppError {
-    AppError::InvalidInput(error.0)
-}
-
-impl From<FileError> for AppError {
-    fn from(error: FileError) -> Self {
-        match error {
-            FileError::TooLarge { limit } => AppError::PayloadTooLarge { limit },
-            FileError::Interrupted(why) => AppError::InvalidInput(format!(
-                "the upload was interrupted ({why}); nothing was stored"
-            )),
-            FileError::Storage(error) => error.into(),
-        }
-    }
-}
-
 fn file_name(name: &str) -> Result<FileName, AppError> {
-    FileName::parse(name).map_err(invalid)
+    Ok(FileName::parse(name)?)
 }
 
 fn not_found(name: &FileName) -> impl FnOnce(StorageError) -> AppError + '_ {
@@ -177,12 +121,11 @@ fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), AppError
 }
 
 async fn store_raw(
-    state: &AppState,
+    storage: &Storage,
     owner: &Owner,
     name: &FileName,
     request: Request,
 ) -> Result<Response, AppError> {
-    let storage = state.storage.get().await?;
     check_declared_length(request.headers(), storage.files.max_bytes())?;
     let content_type = content_type_for(
         request
@@ -207,18 +150,18 @@ async fn store_raw(
     security(("bearer" = [])),
     params(ListParams),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 200, description = "A page of files; `x-continuation` repeats the token", body = FilePageBody),
         (status = 400, description = "Bad prefix, limit or continuation", body = ErrorBody),
     ),
 )]
 pub async fn list(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let prefix = params.prefix.unwrap_or_default();
-    if prefix.chars().count() > crate::storage::files::MAX_NAME_CHARS
+    if prefix.chars().count() > MAX_FILE_NAME_CHARS
         || prefix.chars().any(|c| c.is_control() || c == '\\')
     {
         return Err(AppError::InvalidInput(
@@ -226,9 +169,8 @@ pub async fn list(
                 .into(),
         ));
     }
-    let limit = paging::limit(params.limit.as_deref(), crate::storage::files::MAX_LIST)?;
+    let limit = paging::limit(params.limit.as_deref(), MAX_LIST)?;
     let marker = paging::decode(params.continuation.as_deref())?;
-    let storage = state.storage.get().await?;
     let page = storage
         .files
         .list(&caller.owner(), &prefix, marker.as_deref(), limit)
@@ -258,15 +200,15 @@ pub async fn list(
         ),
     ),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 201, description = "Stored; `Location` points at it. Several multipart files give an array.", body = FileBody),
         (status = 400, description = "Bad or missing name, or no file part", body = ErrorBody),
         (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = ErrorBody),
     ),
 )]
 pub async fn post(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Query(params): Query<UploadParams>,
     request: Request,
 ) -> Result<Response, AppError> {
@@ -284,12 +226,11 @@ pub async fn post(
         let name = params.name.as_deref().ok_or_else(|| {
             AppError::InvalidInput("give the file name as ?name=, or send a multipart form".into())
         })?;
-        return store_raw(&state, &caller.owner(), &file_name(name)?, request).await;
+        return store_raw(&storage, &caller.owner(), &file_name(name)?, request).await;
     }
 
-    let storage = state.storage.get().await?;
     check_declared_length(request.headers(), storage.files.max_bytes())?;
-    let mut multipart = Multipart::from_request(request, &state)
+    let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|rejection| AppError::MalformedBody(rejection.body_text()))?;
     let mut stored = Vec::new();
@@ -331,19 +272,19 @@ pub async fn post(
     params(("name" = String, Path, description = "File name; may contain `/`")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 201, description = "Stored", body = FileBody),
         (status = 400, description = "Bad name", body = ErrorBody),
         (status = 413, description = "Larger than UPLOAD_MAX_BYTES", body = ErrorBody),
     ),
 )]
 pub async fn put(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Path(name): Path<String>,
     request: Request,
 ) -> Result<Response, AppError> {
-    store_raw(&state, &caller.owner(), &file_name(&name)?, request).await
+    store_raw(&storage, &caller.owner(), &file_name(&name)?, request).await
 }
 
 /// Downloads a file, with `Range`, `If-None-Match` and `HEAD` support.
@@ -357,7 +298,7 @@ pub async fn put(
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-99`"),
     ),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 304, description = "Not modified"),
@@ -366,14 +307,14 @@ pub async fn put(
     ),
 )]
 pub async fn download(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Path(name): Path<String>,
     method: Method,
+    if_none_match: IfNoneMatch,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let name = file_name(&name)?;
-    let storage = state.storage.get().await?;
     let owner = caller.owner();
     let file = storage
         .files
@@ -382,14 +323,7 @@ pub async fn download(
         .map_err(not_found(&name))?;
 
     let mut response_headers = download_headers(&file, &name);
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
-    if if_none_match.is_some_and(|tags| {
-        tags.split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag == file.etag.0)
-    }) {
+    if if_none_match.matches(&file.etag) {
         return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
     }
 
@@ -539,19 +473,18 @@ fn download_headers(file: &FileInfo, name: &FileName) -> HeaderMap {
     security(("bearer" = [])),
     params(("name" = String, Path, description = "File name; may contain `/`")),
     responses(
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        SignedIn,
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad name", body = ErrorBody),
         (status = 404, description = "No such file", body = ErrorBody),
     ),
 )]
 pub async fn delete(
-    State(state): State<AppState>,
     caller: Caller,
+    storage: Store,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let name = file_name(&name)?;
-    let storage = state.storage.get().await?;
     storage
         .files
         .delete(&caller.owner(), &name)
@@ -603,10 +536,5 @@ mod tests {
             value,
             "inline; filename=\"we_ird _.txt\"; filename*=UTF-8''we%22ird%20%C3%A9.txt"
         );
-    }
-
-    #[test]
-    fn urls_encode_each_segment() {
-        assert_eq!(url_of("a b/c?d.txt"), "/api/upload/a%20b/c%3Fd.txt");
     }
 }

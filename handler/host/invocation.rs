@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::{error::AppError, functions, host};
+use crate::{error::AppError, host, limits};
 
 /// A payload carries the original body as base64 text, a third larger than the body itself.
-pub const MAX_PAYLOAD_BYTES: usize = host::MAX_BODY_BYTES / 3 * 4 + 64 * 1024;
+pub const MAX_PAYLOAD_BYTES: usize = limits::MAX_BODY_BYTES / 3 * 4 + 64 * 1024;
 
 #[derive(Debug, Deserialize)]
 struct Invocation {
@@ -79,9 +79,15 @@ struct HttpOutput {
     body: String,
 }
 
-/// `POST /<functionName>`: run the invocation through `api` and wrap the result.
-pub async fn invoke(api: Router, Path(function): Path<String>, request: Request) -> Response {
-    let known = functions::NAMES.contains(&function.as_str());
+/// `POST /<functionName>`: run the invocation through `api` and wrap the result. `functions`
+/// are the names the host knows (the folders under `functions/`); any other is a 404.
+pub async fn invoke(
+    api: Router,
+    functions: &[&str],
+    Path(function): Path<String>,
+    request: Request,
+) -> Response {
+    let known = functions.contains(&function.as_str());
     if request.method() != Method::POST {
         // Most likely a person who left out the route prefix, not the host: say so.
         let message = if known {

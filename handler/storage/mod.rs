@@ -1,6 +1,7 @@
-//! The data layer. Functions talk to domain services ([`records::Records`], later users,
-//! sessions and files); those are written once over [`EntityStore`], the small subset of Azure
-//! Table storage semantics they need, which has two backends:
+//! The data layer. Services talk to the storage-backed services here ([`records::Records`],
+//! [`users::Users`], [`users::Sessions`], [`files::Files`]); those are written once over
+//! [`EntityStore`], the small subset of Azure Table storage semantics they need, which has two
+//! backends:
 //!
 //! - [`tables`]: Azure Table storage (or Azurite) through `azure_data_tables`;
 //! - [`embedded`]: SQLite under `DATA_DIR`, the default, so `cargo run` needs nothing else.
@@ -8,8 +9,9 @@
 //! Files ([`files::Files`]) are written once over [`BlobStore`], with two backends too:
 //! [`blobs`] (Azure Blob storage, block blobs) and [`directory`] (files under `DATA_DIR`).
 //!
-//! Both pairs give the same ETags, conditional writes, ordering and errors;
-//! `tests/storage_conformance.rs` runs the same behaviours against each.
+//! Both pairs give the same ETags, conditional writes, ordering and errors; the storage
+//! conformance tests run the same behaviours against each. This file holds only the traits and
+//! their types; [`wiring`] picks the backends from config and opens the services.
 
 pub mod azure;
 pub mod blobs;
@@ -20,8 +22,7 @@ pub mod identity;
 pub mod records;
 pub mod tables;
 pub mod users;
-
-use std::{path::PathBuf, sync::Arc, time::Duration};
+pub mod wiring;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,7 +30,6 @@ use futures::stream::BoxStream;
 use serde_json::{Map, Value};
 use thiserror::Error;
 use time::OffsetDateTime;
-use tokio::sync::OnceCell;
 
 /// An entity's properties, without its keys or ETag. Values are strings, integers or booleans.
 pub type Properties = Map<String, Value>;
@@ -81,7 +81,8 @@ pub enum StorageError {
 }
 
 /// The operations the domain services need, on a table of entities keyed by partition and row.
-/// Keys are validated by the caller (see [`validate_key`]); backends may rely on that.
+/// Keys are validated by the caller (see [`crate::domain::validate_key`]); backends may rely
+/// on that.
 #[async_trait]
 pub trait EntityStore: Send + Sync + std::fmt::Debug {
     /// Inserts a new entity; [`StorageError::AlreadyExists`] if the keys are taken.
@@ -207,20 +208,6 @@ pub trait BlobUpload: Send {
     ) -> Result<BlobInfo, StorageError>;
 }
 
-/// Table storage forbids these in keys; we also refuse control characters and empty keys.
-pub fn validate_key(key: &str) -> Result<(), &'static str> {
-    if key.is_empty() || key.len() > 512 {
-        return Err("keys are 1 to 512 bytes");
-    }
-    if key
-        .chars()
-        .any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control())
-    {
-        return Err("keys may not contain / \\ # ? or control characters");
-    }
-    Ok(())
-}
-
 /// Container names: Azure's rule (3-63 lower-case letters, digits and single hyphens, starting
 /// and ending with a letter or digit).
 pub fn valid_container_name(name: &str) -> bool {
@@ -241,110 +228,9 @@ pub fn valid_table_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// Where the data lives, from config.
-#[derive(Debug, Clone)]
-pub enum Backend {
-    /// SQLite (and later a directory of files) under this directory.
-    Embedded { data_dir: PathBuf },
-    /// Azure Storage (or Azurite).
-    Azure(azure::Connection),
-}
-
-#[derive(Debug, Clone)]
-pub struct StorageConfig {
-    pub backend: Backend,
-    pub records_table: String,
-    pub users_table: String,
-    pub sessions_table: String,
-    pub uploads_container: String,
-    /// Largest file an upload may store.
-    pub upload_max_bytes: u64,
-    /// Connect and total timeout for each storage call.
-    pub timeout: Duration,
-}
-
-/// The opened stores and the domain services over them.
-#[derive(Debug, Clone)]
-pub struct Storage {
-    pub records: records::Records,
-    pub files: files::Files,
-    pub users: users::Users,
-    pub sessions: users::Sessions,
-}
-
-impl Storage {
-    /// Connects and creates the tables that are missing.
-    pub async fn open(config: &StorageConfig) -> Result<Self, StorageError> {
-        let (store, blobs): (Arc<dyn EntityStore>, Arc<dyn BlobStore>) = match &config.backend {
-            Backend::Embedded { data_dir } => (
-                Arc::new(embedded::SqliteStore::open(data_dir.join("tables.sqlite3")).await?),
-                Arc::new(directory::DirectoryStore::new(data_dir.join("blobs"))),
-            ),
-            Backend::Azure(connection) => (
-                Arc::new(tables::AzureTableStore::new(connection, config.timeout)?),
-                Arc::new(blobs::AzureBlobStore::new(connection, config.timeout)?),
-            ),
-        };
-        for table in [
-            &config.records_table,
-            &config.users_table,
-            &config.sessions_table,
-        ] {
-            store.ensure_table(table).await?;
-        }
-        blobs.ensure_container(&config.uploads_container).await?;
-        Ok(Self {
-            records: records::Records::new(store.clone(), config.records_table.clone()),
-            users: users::Users::new(store.clone(), config.users_table.clone()),
-            sessions: users::Sessions::new(store, config.sessions_table.clone()),
-            files: files::Files::new(
-                blobs,
-                config.uploads_container.clone(),
-                config.upload_max_bytes,
-            ),
-        })
-    }
-}
-
-/// Storage opened on first use, so the handler answers the host's readiness probe before any
-/// storage call. A failed open is retried by the next request that needs storage.
-#[derive(Debug, Clone)]
-pub struct LazyStorage {
-    config: Arc<StorageConfig>,
-    cell: Arc<OnceCell<Storage>>,
-}
-
-impl LazyStorage {
-    pub fn new(config: StorageConfig) -> Self {
-        Self {
-            config: Arc::new(config),
-            cell: Arc::new(OnceCell::new()),
-        }
-    }
-
-    pub async fn get(&self) -> Result<&Storage, StorageError> {
-        self.cell
-            .get_or_try_init(|| Storage::open(&self.config))
-            .await
-    }
-
-    pub fn config(&self) -> &StorageConfig {
-        &self.config
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_reject_what_table_storage_forbids() {
-        for bad in ["", "a/b", "a\\b", "a#b", "a?b", "a\u{7}b"] {
-            assert!(validate_key(bad).is_err(), "{bad:?}");
-        }
-        assert!(validate_key("public").is_ok());
-        assert!(validate_key("0194f0a2-7c3e-7b1a-9d4e-1234567890ab").is_ok());
-    }
 
     #[test]
     fn table_names_follow_azure_rules() {

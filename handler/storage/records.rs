@@ -1,15 +1,13 @@
-//! The `fruit(name, price)` records: parsed newtypes for everything a request supplies, and the
-//! [`Records`] service written once over any [`EntityStore`].
+//! The `fruit(name, price)` records: the [`Records`] service, written once over any
+//! [`EntityStore`]. The values themselves (ids, names, prices) are parsed in [`crate::domain`].
 
-use std::{fmt, sync::Arc};
+use std::sync::Arc;
 
 use serde_json::Value;
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{ETag, Entity, EntityStore, IfMatch, Properties, Query, StorageError};
+use crate::domain::{now_rfc3339 as now, Invalid, Owner, Price, RecordId, RecordName};
 
-pub const MAX_NAME_CHARS: usize = 50;
-pub const MAX_PRICE: i64 = 1_000_000_000;
 pub const MAX_LIMIT: usize = 1000;
 pub const DEFAULT_LIMIT: usize = 100;
 /// PATCH and PUT without If-Match are read-modify-write; retry this often if another writer
@@ -17,107 +15,11 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// succeeded, so up to this many concurrent writers of one record always get through.
 const WRITE_ATTEMPTS: usize = 10;
 
-/// Why a value from a request was refused; the message names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
-
-/// A server-generated record id: a UUIDv7, so row-key order is creation order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RecordId(String);
-
-impl RecordId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().hyphenated().to_string())
-    }
-
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
-        uuid::Uuid::try_parse(text)
-            .map(|id| Self(id.hyphenated().to_string()))
-            .map_err(|_| Invalid(format!("{text:?} is not a record id (a UUID)")))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RecordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// 1 to 50 characters after trimming, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordName(String);
-
-impl RecordName {
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
-        let trimmed = text.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 || chars > MAX_NAME_CHARS {
-            return Err(Invalid(format!(
-                "name must be 1 to {MAX_NAME_CHARS} characters (got {chars})"
-            )));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(Invalid("name may not contain control characters".into()));
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Whole pence, 0 to 1,000,000,000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Price(i64);
-
-impl Price {
-    pub fn parse(value: i64) -> Result<Self, Invalid> {
-        if (0..=MAX_PRICE).contains(&value) {
-            Ok(Self(value))
-        } else {
-            Err(Invalid(format!(
-                "price must be an integer from 0 to {MAX_PRICE}"
-            )))
-        }
-    }
-
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
-
-/// Who records and files belong to: the Table partition and the blob name prefix. It is the
-/// signed-in user's id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner(String);
-
-impl Owner {
-    /// The owner a signed-in user is: a user id is a UUID, always a valid key.
-    pub fn user(id: &super::users::UserId) -> Self {
-        Self(id.as_str().to_owned())
-    }
-
-    pub fn new(key: &str) -> Result<Self, Invalid> {
-        super::validate_key(key).map_err(|why| Invalid(why.into()))?;
-        Ok(Self(key.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub id: RecordId,
-    pub name: String,
-    pub price: i64,
+    pub name: RecordName,
+    pub price: Price,
     pub created_at: String,
     pub updated_at: String,
     pub etag: ETag,
@@ -157,17 +59,10 @@ pub struct Records {
     table: String,
 }
 
-pub(crate) fn now() -> String {
-    // Formatting the current UTC time as RFC 3339 cannot fail for years 0..=9999.
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-fn properties(name: &str, price: i64, created_at: &str, updated_at: &str) -> Properties {
+fn properties(name: &RecordName, price: Price, created_at: &str, updated_at: &str) -> Properties {
     let mut properties = Properties::with_capacity(4);
-    properties.insert("name".into(), Value::from(name));
-    properties.insert("price".into(), Value::from(price));
+    properties.insert("name".into(), Value::from(name.as_str()));
+    properties.insert("price".into(), Value::from(price.get()));
     properties.insert("createdAt".into(), Value::from(created_at));
     properties.insert("updatedAt".into(), Value::from(updated_at));
     properties
@@ -184,16 +79,21 @@ fn record(entity: Entity) -> Result<Record, StorageError> {
                 StorageError::Backend(format!("record {} has no {name}", entity.row_key))
             })
     };
+    let unreadable = |field: &str, why: Invalid| {
+        StorageError::Backend(format!(
+            "record {} has an unreadable {field}: {why}",
+            entity.row_key
+        ))
+    };
     Ok(Record {
         id: RecordId::parse(&entity.row_key).map_err(|e| StorageError::Backend(e.0))?,
-        name: text("name")?,
+        name: RecordName::parse(&text("name")?).map_err(|why| unreadable("name", why))?,
         price: entity
             .properties
             .get("price")
             .and_then(Value::as_i64)
-            .ok_or_else(|| {
-                StorageError::Backend(format!("record {} has no price", entity.row_key))
-            })?,
+            .ok_or_else(|| StorageError::Backend(format!("record {} has no price", entity.row_key)))
+            .and_then(|price| Price::parse(price).map_err(|why| unreadable("price", why)))?,
         created_at: text("createdAt")?,
         updated_at: text("updatedAt")?,
         etag: entity.etag,
@@ -208,15 +108,15 @@ impl Records {
     pub async fn create(&self, owner: &Owner, fields: Fields) -> Result<Record, StorageError> {
         let id = RecordId::generate();
         let at = now();
-        let properties = properties(fields.name.as_str(), fields.price.get(), &at, &at);
+        let properties = properties(&fields.name, fields.price, &at, &at);
         let etag = self
             .store
             .insert(&self.table, owner.as_str(), id.as_str(), &properties)
             .await?;
         Ok(Record {
             id,
-            name: fields.name.0,
-            price: fields.price.get(),
+            name: fields.name,
+            price: fields.price,
             created_at: at.clone(),
             updated_at: at,
             etag,
@@ -281,11 +181,8 @@ impl Records {
     ) -> Result<Record, StorageError> {
         self.write(owner, id, if_match, |current| {
             (
-                patch
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| RecordName(current.name.clone())),
-                patch.price.unwrap_or(Price(current.price)),
+                patch.name.clone().unwrap_or_else(|| current.name.clone()),
+                patch.price.unwrap_or(current.price),
             )
         })
         .await
@@ -307,8 +204,7 @@ impl Records {
             }
             let (name, price) = change(&current);
             let updated_at = now();
-            let properties =
-                properties(name.as_str(), price.get(), &current.created_at, &updated_at);
+            let properties = properties(&name, price, &current.created_at, &updated_at);
             match self
                 .store
                 .replace(
@@ -323,8 +219,8 @@ impl Records {
                 Ok(etag) => {
                     return Ok(Record {
                         id: id.clone(),
-                        name: name.0,
-                        price: price.get(),
+                        name,
+                        price,
                         created_at: current.created_at,
                         updated_at,
                         etag,
@@ -388,43 +284,5 @@ impl Records {
         self.store
             .delete(&self.table, owner.as_str(), id.as_str(), condition)
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(RecordName::parse("  apple ").unwrap().as_str(), "apple");
-        assert!(RecordName::parse("   ").is_err());
-        assert!(RecordName::parse(&"é".repeat(50)).is_ok());
-        assert!(RecordName::parse(&"a".repeat(51)).is_err());
-        assert!(RecordName::parse("a\u{0}b").is_err());
-    }
-
-    #[test]
-    fn prices_are_bounded() {
-        assert!(Price::parse(0).is_ok());
-        assert!(Price::parse(MAX_PRICE).is_ok());
-        assert!(Price::parse(-1).is_err());
-        assert!(Price::parse(MAX_PRICE + 1).is_err());
-    }
-
-    #[test]
-    fn ids_are_uuids_in_canonical_form() {
-        let id = RecordId::generate();
-        assert_eq!(RecordId::parse(id.as_str()).unwrap(), id);
-        assert!(RecordId::parse("1' or '1'='1").is_err());
-        assert!(RecordId::parse("../etc").is_err());
-    }
-
-    #[test]
-    fn generated_ids_sort_in_creation_order() {
-        let first = RecordId::generate();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = RecordId::generate();
-        assert!(first < second);
     }
 }

@@ -9,81 +9,16 @@
 //! Sessions table: `PK = <user id>, RK = <SHA-256 of the token secret>`; the secret itself is
 //! never stored, and a user's sessions are one partition, so revoking them all is one query.
 
-use std::{fmt, sync::Arc};
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{
-    records::Invalid, ETag, Entity, EntityStore, IfMatch, Properties, Query, StorageError,
-};
+use super::{ETag, Entity, EntityStore, IfMatch, Properties, Query, StorageError};
+use crate::domain::{now_rfc3339, UserId, Username};
 
 const PROFILE: &str = "profile";
 const USERNAME_PARTITION: &str = "username";
 const EXTERNAL_PARTITION: &str = "external";
-
-/// The user's immutable key: a random UUID, unrelated to the (changeable) username.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(String);
-
-impl UserId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().hyphenated().to_string())
-    }
-
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
-        uuid::Uuid::try_parse(text)
-            .map(|id| Self(id.hyphenated().to_string()))
-            .map_err(|_| Invalid("not a user id".into()))
-    }
-
-    pub fn from_uuid(id: uuid::Uuid) -> Self {
-        Self(id.hyphenated().to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn uuid(&self) -> uuid::Uuid {
-        // Constructed only from valid UUIDs.
-        uuid::Uuid::try_parse(&self.0).unwrap_or_default()
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// 3 to 64 characters of `[a-z0-9._-]`, case-folded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Username(String);
-
-impl Username {
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
-        let folded = text.trim().to_lowercase();
-        let chars = folded.chars().count();
-        if !(3..=64).contains(&chars) {
-            return Err(Invalid(format!(
-                "username must be 3 to 64 characters (got {chars})"
-            )));
-        }
-        if !folded
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(Invalid(
-                "username may contain only letters a-z, digits, `.`, `_` and `-`".into(),
-            ));
-        }
-        Ok(Self(folded))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// An account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +133,7 @@ impl Users {
             id: id.clone(),
             username,
             password_hash,
-            created_at: super::records::now(),
+            created_at: now_rfc3339(),
             failed_logins: 0,
             failed_since: None,
             locked_until: None,
@@ -496,22 +431,5 @@ impl Sessions {
             )
             .await?;
         Ok(page.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Username;
-
-    #[test]
-    fn usernames_are_case_folded_and_checked() {
-        assert_eq!(
-            Username::parse("  Ada.Lovelace ").unwrap().as_str(),
-            "ada.lovelace"
-        );
-        for bad in ["ab", "has space", "ünï", "a/b", &"a".repeat(65)] {
-            assert!(Username::parse(bad).is_err(), "{bad}");
-        }
-        assert!(Username::parse(&"a".repeat(64)).is_ok());
     }
 }

@@ -19,7 +19,7 @@ use std::{
 
 use tokio::{sync::watch, time::Instant};
 
-use super::TflError;
+use super::error::TflError;
 
 /// How old an entry may be and still be served (stale) when TfL fails.
 pub const STALE_FOR: Duration = Duration::from_secs(10 * 60);

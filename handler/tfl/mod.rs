@@ -5,14 +5,14 @@
 //! The app key travels only in the upstream URL's query and is scrubbed from every error.
 
 pub mod cache;
+mod error;
 pub mod model;
 mod upstream;
 
 use std::{sync::Arc, time::Duration};
 
-use thiserror::Error;
-
 pub use cache::{Cached, Source};
+pub use error::TflError;
 pub use model::{BikePointOccupancy, Line, LineStatus, ValidityPeriod};
 
 use crate::config::TflConfig;
@@ -27,43 +27,6 @@ const CACHE_ENTRIES: usize = 256;
 /// Upstream body bytes held per cache. `mode=bus` alone is several hundred KB, and ids can be
 /// combined freely, so the entry count alone does not bound memory.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
-
-/// What can go wrong calling TfL. Messages are safe to log (no app key); `error.rs` maps each
-/// to an HTTP status and decides what the client sees.
-#[derive(Debug, Clone, Error)]
-pub enum TflError {
-    /// TfL does not know an id; the message is TfL's (or ours), fit for the client.
-    #[error("{0}")]
-    NotFound(String),
-    /// TfL refused the request as malformed; the message is TfL's.
-    #[error("{0}")]
-    BadRequest(String),
-    /// TfL's rate limit, or (the same answer) an invalid app key.
-    #[error("{cause}")]
-    RateLimited {
-        retry_after: Option<u64>,
-        cause: String,
-    },
-    /// TfL failed (5xx, unreachable) or sent something we cannot read.
-    #[error("{0}")]
-    BadGateway(String),
-    /// No answer within the configured budget.
-    #[error("{0}")]
-    Timeout(String),
-    /// The client could not be built at start.
-    #[error("{0}")]
-    Setup(String),
-}
-
-impl TflError {
-    /// TfL is failing, as opposed to answering: worth serving a stale entry instead.
-    pub fn is_outage(&self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited { .. } | Self::BadGateway(_) | Self::Timeout(_)
-        )
-    }
-}
 
 /// Line statuses in TfL's order, shared between cache and callers.
 pub type Lines = Arc<LineStatuses>;

@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use reqwest::{header, StatusCode, Url};
 use tokio::time::Instant;
 
-use super::{model::ApiError, TflError};
+use super::{error::TflError, model::ApiError};
 use crate::config::{Secret, TflConfig};
 
 /// TfL's largest answers (every line with detail) are a few hundred KB.

@@ -92,7 +92,7 @@ pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
     .expect("test configuration");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = handler::app(handler::AppState::new(&config).expect("app state"));
+    let app = handler::app(handler::state::AppState::new(&config).expect("app state"));
     tokio::spawn(handler::serve(
         listener,
         app,

@@ -7,11 +7,13 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::error::AccountError;
 use crate::{
-    error::AppError,
+    domain::{UserId, Username},
     storage::{
-        users::{User, UserError, UserId, Username},
-        Storage, StorageError,
+        users::{User, UserError},
+        wiring::Storage,
+        StorageError,
     },
 };
 
@@ -48,11 +50,11 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, AppError> {
+    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, AccountError> {
         let Some(encoded) = headers.get(PRINCIPAL_HEADER) else {
             return Ok(None);
         };
-        let invalid = || AppError::Unauthorized("X-MS-CLIENT-PRINCIPAL is not valid".into());
+        let invalid = || AccountError::InvalidPrincipal;
         let json = STANDARD.decode(encoded.as_bytes()).map_err(|_| invalid())?;
         let raw: RawPrincipal = serde_json::from_slice(&json).map_err(|_| invalid())?;
         let claim = |types: &[&str]| {
@@ -102,7 +104,7 @@ impl Principal {
 }
 
 /// The account for `principal`, created on first sight.
-pub async fn account_for(storage: &Storage, principal: &Principal) -> Result<UserId, AppError> {
+pub async fn account_for(storage: &Storage, principal: &Principal) -> Result<UserId, AccountError> {
     let key = principal.key();
     if let Some(user) = storage.users.find_by_external(&key).await? {
         return Ok(user.id);
@@ -132,12 +134,12 @@ pub async fn account_for(storage: &Storage, principal: &Principal) -> Result<Use
                     .find_by_external(&key)
                     .await?
                     .map(|user| user.id)
-                    .ok_or_else(|| AppError::internal("external identity vanished"))
+                    .ok_or(AccountError::Internal("external identity vanished"))
             }
             Err(error) => Err(error.into()),
         };
     }
-    Err(AppError::internal("could not find a free username"))
+    Err(AccountError::Internal("could not find a free username"))
 }
 
 #[cfg(test)]

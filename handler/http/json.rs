@@ -1,8 +1,10 @@
 //! Reading a JSON request body with our limits and our error messages (the framework's `Json`
-//! extractor would answer in its own words).
+//! extractor would answer in its own words): [`JsonBody`] and [`SecretJson`] as extractors,
+//! [`read`] and [`read_and_wipe`] where a handler decides whether to read the body at all.
 
 use axum::{
     body::{to_bytes, Body, Bytes},
+    extract::{FromRequest, Request},
     http::{header, HeaderMap},
 };
 use serde::de::DeserializeOwned;
@@ -77,4 +79,31 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             AppError::InvalidInput(format!("invalid JSON body: {path}: {inner}"))
         }
     })
+}
+
+/// A JSON request body as an extractor: `application/json` (or `+json`), at most
+/// [`MAX_JSON_BYTES`], parsed with the failing field named; every rejection is an [`AppError`].
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, AppError> {
+        let (parts, body) = request.into_parts();
+        read(&parts.headers, body).await.map(Self)
+    }
+}
+
+/// Like [`JsonBody`], for bodies holding a password: the buffer it came in is wiped once parsed.
+#[derive(Debug)]
+pub struct SecretJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for SecretJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, AppError> {
+        let (parts, body) = request.into_parts();
+        read_and_wipe(&parts.headers, body).await.map(Self)
+    }
 }

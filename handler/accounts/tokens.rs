@@ -5,7 +5,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::storage::users::UserId;
+use crate::domain::UserId;
 
 const SECRET_BYTES: usize = 32;
 const TOKEN_BYTES: usize = 16 + SECRET_BYTES;

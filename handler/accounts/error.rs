@@ -1,0 +1,58 @@
+//! Why an account operation was refused. `error.rs` at the top maps each to one HTTP status.
+
+use super::passwords::PasswordError;
+use crate::{
+    domain::Invalid,
+    storage::{users::UserError, StorageError},
+};
+
+/// Why an account operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A value the client sent breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("sign in first: send `Authorization: Bearer <token>` from POST /api/users/login")]
+    NotSignedIn,
+    /// The same answer for an unknown user and a wrong password.
+    #[error("wrong username or password")]
+    WrongCredentials,
+    /// A password that confirms an operation is wrong; the message says which one.
+    #[error("{0}")]
+    WrongPassword(&'static str),
+    #[error("too many failed logins: the account is locked for a while")]
+    Locked { retry_after_secs: u64 },
+    #[error("X-MS-CLIENT-PRINCIPAL is not valid")]
+    InvalidPrincipal,
+    /// Concurrent writers kept winning the race for the account.
+    #[error("the account is busy; try again")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error("{0}")]
+    Internal(&'static str),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<PasswordError> for AccountError {
+    fn from(error: PasswordError) -> Self {
+        match error {
+            PasswordError::Weak(why) => Self::WeakPassword(why),
+            PasswordError::Hashing(why) => Self::Hashing(why),
+        }
+    }
+}
+
+impl From<UserError> for AccountError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::UsernameTaken => Self::UsernameTaken,
+            UserError::Storage(error) => Self::Storage(error),
+        }
+    }
+}

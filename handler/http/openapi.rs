@@ -1,0 +1,61 @@
+//! The parts of the OpenAPI document that belong to no one function: its title, the `bearer`
+//! security scheme, the error schema, and the response sets many operations share. The
+//! operations themselves come from each handler's `#[utoipa::path]` (see `functions/mod.rs`).
+
+use utoipa::{IntoResponses, OpenApi};
+
+use crate::error::ErrorBody;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "handler",
+        description = "Azure Functions custom handler: hello, London transport status, bike points, records and uploads.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+)]
+struct BaseDocument;
+
+/// The `bearer` scheme that protected operations name: the token from POST /api/users/login.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Title, description, shared schemas and the security scheme; the operations are added by the
+/// functions' router.
+pub fn base_document() -> utoipa::openapi::OpenApi {
+    BaseDocument::openapi()
+}
+
+/// What any operation that needs a signed-in caller may answer besides its own responses.
+#[derive(IntoResponses)]
+pub enum SignedIn {
+    /// Not signed in
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+}
+
+/// What any operation that asks TfL may answer besides its own responses.
+#[derive(IntoResponses)]
+pub enum TflUpstream {
+    /// TfL failed or sent an unreadable answer
+    #[response(status = 502)]
+    BadGateway(ErrorBody),
+    /// TfL is rate-limiting us (or the app key is invalid); see Retry-After
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+    /// TfL did not answer within TFL_TIMEOUT_MS
+    #[response(status = 504)]
+    Timeout(ErrorBody),
+}

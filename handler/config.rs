@@ -6,7 +6,10 @@ use std::{path::PathBuf, time::Duration};
 
 use thiserror::Error;
 
-use crate::storage::{self, azure::Connection, Backend, StorageConfig};
+use crate::{
+    storage::{self, azure::Connection, Backend, StorageConfig},
+    tfl::TflConfig,
+};
 
 /// Port `func start` listens on by default, so local URLs look the same with or without the host.
 pub const DEFAULT_PORT: u16 = 7071;
@@ -201,16 +204,6 @@ pub struct Config {
     pub session_ttl: Duration,
     pub trust_easy_auth: bool,
     pub tfl: TflConfig,
-}
-
-/// How to reach the TfL Unified API.
-#[derive(Debug, Clone)]
-pub struct TflConfig {
-    /// Without a trailing slash, so paths join as `{base}/Line/...`.
-    pub base_url: String,
-    pub app_key: Option<Secret>,
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
 }
 
 /// A value that must never reach a log line: `Debug` prints a placeholder, and the only way to

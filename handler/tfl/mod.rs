@@ -15,7 +15,17 @@ use thiserror::Error;
 pub use cache::{Cached, Source};
 pub use model::{BikePointOccupancy, Line, LineStatus, ValidityPeriod};
 
-use crate::config::TflConfig;
+use crate::config::Secret;
+
+/// How to reach the TfL Unified API; [`crate::config`] builds it from the `TFL_*` settings.
+#[derive(Debug, Clone)]
+pub struct TflConfig {
+    /// Without a trailing slash, so paths join as `{base}/Line/...`.
+    pub base_url: String,
+    pub app_key: Option<Secret>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
 
 /// How long an answer stays fresh when TfL does not send `max-age`.
 pub const LINE_STATUS_FRESH_FOR: Duration = Duration::from_secs(30);

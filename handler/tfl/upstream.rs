@@ -12,8 +12,8 @@ use axum::body::Bytes;
 use reqwest::{header, StatusCode, Url};
 use tokio::time::Instant;
 
-use super::{model::ApiError, TflError};
-use crate::config::{Secret, TflConfig};
+use super::{model::ApiError, TflConfig, TflError};
+use crate::config::Secret;
 
 /// TfL's largest answers (every line with detail) are a few hundred KB.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

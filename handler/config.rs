@@ -3,10 +3,11 @@
 //!
 //! Each variable is declared once, in the `settings!` list below: its name, its [`Kind`] (the
 //! parser), its default (text, read by that same parser), who provides it in Azure and its doc
-//! line. That list becomes the name constants and [`SETTINGS`], which the README's
-//! configuration table (`tests/docs.rs`) and the infra drift test (`tests/infra_drift.rs`)
-//! are checked against. [`Config::from_lookup`] reads every value through the list, so a
-//! variable cannot be read without being declared.
+//! line (also the README's). That list becomes the name constants and [`SETTINGS`], from which
+//! the README's configuration table is rendered (`tests/docs.rs`; `UPDATE_README=1 cargo test
+//! --test docs` rewrites it) and against which the Bicep is checked (`tests/infra_drift.rs`).
+//! [`Config::from_lookup`] reads every value through the list, so a variable cannot be read
+//! without being declared.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -148,7 +149,7 @@ settings! {
         kind: Kind::LogFormat,
         default: Some("text"),
         deploy: AppSetting,
-        doc: "`text` for humans, `json` for one JSON object per line (what Azure's log pipeline wants).",
+        doc: "`text` for humans, `json` for one JSON object per line (set to `json` in Azure).",
     }
     RUST_LOG {
         kind: Kind::Text,
@@ -166,13 +167,13 @@ settings! {
         kind: Kind::ConnectionString,
         default: None,
         deploy: LocalOnly,
-        doc: "Azure Storage connection string (account key or SAS), or `UseDevelopmentStorage=true` for Azurite. A secret: never logged.",
+        doc: "Azure Storage connection string (account key or SAS), or `UseDevelopmentStorage=true` for Azurite on its default ports. A secret: never logged.",
     }
     STORAGE_ACCOUNT_NAME {
         kind: Kind::Account,
         default: None,
         deploy: AppSetting,
-        doc: "Storage account reached with the app's managed identity (no keys). Used when no connection string is set.",
+        doc: "Storage account reached with the app's managed identity (no keys; what the Bicep sets). Set this or the connection string, not both.",
     }
     AZURE_CLIENT_ID {
         kind: Kind::Word,
@@ -230,7 +231,7 @@ settings! {
         kind: Kind::Text,
         default: Some("./.data"),
         deploy: LocalOnly,
-        doc: "Where the embedded backend (used when neither storage variable above is set) keeps its SQLite file.",
+        doc: "Where the embedded backend keeps its SQLite file, when neither storage variable above is set.",
     }
     STORAGE_TIMEOUT_MS {
         kind: Kind::Millis { min: 100, max: 120_000, expected: "milliseconds from 100 to 120000" },
@@ -248,7 +249,7 @@ settings! {
         kind: Kind::Secret,
         default: Some(""),
         deploy: AppSetting,
-        doc: "TfL app key, sent as the `app_key` query parameter and never logged. Empty: call TfL anonymously (lower rate limit).",
+        doc: "TfL app key, sent as the `app_key` query parameter and never logged (set from the `tflAppKey` Bicep parameter). Empty: call TfL anonymously (lower rate limit).",
     }
     TFL_CONNECT_TIMEOUT_MS {
         kind: TFL_MILLIS,
@@ -260,7 +261,7 @@ settings! {
         kind: TFL_MILLIS,
         default: Some("5000"),
         deploy: LocalOnly,
-        doc: "Total budget for one TfL call, retry included, in milliseconds; past it the request answers 504.",
+        doc: "Total budget for one TfL call, the one retry included, in milliseconds; past it the request answers 504.",
     }
 }
 

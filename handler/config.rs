@@ -1,19 +1,33 @@
 //! Typed settings, read once at start from the environment (and `--port`), validated before
-//! anything listens. [`SETTINGS`] is the single list of every variable the handler reads: the
-//! README's configuration table and the infra drift test are both checked against it.
+//! anything listens.
+//!
+//! Each variable is declared once, in the `settings!` list below: its name, its [`Kind`] (the
+//! parser), its default (text, read by that same parser), who provides it in Azure and its doc
+//! line (also the README's). That list becomes the name constants and [`SETTINGS`], from which
+//! the README's configuration table is rendered (`tests/docs.rs`; `UPDATE_README=1 cargo test
+//! --test docs` rewrites it) and against which the Bicep is checked (`tests/infra_drift.rs`).
+//! [`Config::from_lookup`] reads every value through the list, so a variable cannot be read
+//! without being declared.
 
 use std::{path::PathBuf, time::Duration};
 
 use thiserror::Error;
 
-use crate::storage::{
-    self,
-    azure::Connection,
-    wiring::{Backend, StorageConfig},
+use crate::{
+    domain::Secret,
+    storage::{
+        self,
+        azure::Connection,
+        wiring::{Backend, StorageConfig},
+    },
+    tfl::TflConfig,
 };
 
 /// Port `func start` listens on by default, so local URLs look the same with or without the host.
 pub const DEFAULT_PORT: u16 = 7071;
+
+/// TfL's public endpoint; tests and local runs point `TFL_API_BASE` at a replay server.
+pub const DEFAULT_TFL_API_BASE: &str = "https://api.tfl.gov.uk";
 
 /// Who is expected to provide a setting in Azure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,164 +44,231 @@ pub enum Deploy {
 #[derive(Debug, Clone, Copy)]
 pub struct Setting {
     pub name: &'static str,
+    /// Used when the variable is unset or blank; read by [`Setting::kind`] like a set value.
+    /// A blank default means "unset".
     pub default: Option<&'static str>,
+    pub kind: Kind,
     pub description: &'static str,
     pub deploy: Deploy,
 }
 
-pub const FUNCTIONS_CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
-pub const PORT: &str = "PORT";
-pub const LOG_FORMAT: &str = "LOG_FORMAT";
-pub const RUST_LOG: &str = "RUST_LOG";
-pub const SHUTDOWN_TIMEOUT_SECS: &str = "SHUTDOWN_TIMEOUT_SECS";
-pub const STORAGE_CONNECTION_STRING: &str = "STORAGE_CONNECTION_STRING";
-pub const STORAGE_ACCOUNT_NAME: &str = "STORAGE_ACCOUNT_NAME";
-pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
-pub const RECORDS_TABLE: &str = "RECORDS_TABLE";
-pub const DATA_DIR: &str = "DATA_DIR";
-pub const UPLOADS_CONTAINER: &str = "UPLOADS_CONTAINER";
-pub const USERS_TABLE: &str = "USERS_TABLE";
-pub const SESSIONS_TABLE: &str = "SESSIONS_TABLE";
-pub const SESSION_TTL: &str = "SESSION_TTL";
-pub const TRUST_EASY_AUTH: &str = "TRUST_EASY_AUTH";
-pub const UPLOAD_MAX_BYTES: &str = "UPLOAD_MAX_BYTES";
-pub const STORAGE_TIMEOUT_MS: &str = "STORAGE_TIMEOUT_MS";
-pub const TFL_API_BASE: &str = "TFL_API_BASE";
-pub const TFL_APP_KEY: &str = "TFL_APP_KEY";
-pub const TFL_CONNECT_TIMEOUT_MS: &str = "TFL_CONNECT_TIMEOUT_MS";
-pub const TFL_TIMEOUT_MS: &str = "TFL_TIMEOUT_MS";
-
-/// TfL's public endpoint; tests and local runs point `TFL_API_BASE` at a replay server.
-pub const DEFAULT_TFL_API_BASE: &str = "https://api.tfl.gov.uk";
-
-pub const SETTINGS: &[Setting] = &[
-    Setting {
-        name: FUNCTIONS_CUSTOMHANDLER_PORT,
-        default: None,
-        description: "Port the Functions host tells the handler to listen on (127.0.0.1). Wins over `--port` and `PORT`.",
-        deploy: Deploy::Host,
+/// How a setting's text is read: the one parser for a value from the environment and for the
+/// declared default. Surrounding spaces never count, except where noted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A TCP port, 1-65535.
+    Port,
+    /// Whole milliseconds from `min` to `max`; `expected` says so in an error.
+    Millis {
+        min: u64,
+        max: u64,
+        expected: &'static str,
     },
-    Setting {
-        name: PORT,
+    /// Whole seconds from `min` to `max`.
+    Seconds {
+        min: u64,
+        max: u64,
+        expected: &'static str,
+    },
+    /// `3600`, `3600s`, `90m`, `1h`, `7d`: from a minute to 30 days.
+    Duration,
+    /// A number of bytes from `min` to `max`.
+    Bytes {
+        min: u64,
+        max: u64,
+        expected: &'static str,
+    },
+    /// `true`/`1` or `false`/`0`, any case.
+    Bool,
+    /// `text` or `json`, any case: a [`LogFormat`].
+    LogFormat,
+    /// An `http(s)://host[:port][/path]` URL without query or fragment, read without its
+    /// trailing slash (paths are appended to it).
+    Url,
+    /// An Azure Storage table name, as written.
+    Table,
+    /// An Azure blob container name, as written.
+    Container,
+    /// An Azure Storage account name.
+    Account,
+    /// An Azure Storage connection string, as written. It holds a key: an error never quotes it.
+    ConnectionString,
+    /// Free text, as written.
+    Text,
+    /// A word such as an id.
+    Word,
+    /// A [`Secret`].
+    Secret,
+}
+
+/// Both TfL budgets: longer than ten minutes is no sane upstream budget.
+const TFL_MILLIS: Kind = Kind::Millis {
+    min: 1,
+    max: 600_000,
+    expected: "whole milliseconds from 1 to 600000",
+};
+
+/// Declares the settings: each `NAME { ... }` becomes `pub const NAME: &str` (documented with
+/// its `doc`) and one [`Setting`] in [`SETTINGS`], in the order given here (the README's).
+macro_rules! settings {
+    ($(
+        $name:ident {
+            kind: $kind:expr,
+            default: $default:expr,
+            deploy: $deploy:ident,
+            doc: $doc:literal $(,)?
+        }
+    )*) => {
+        $(
+            #[doc = $doc]
+            pub const $name: &str = stringify!($name);
+        )*
+
+        /// Every variable the handler reads, declared once in `settings!`.
+        pub const SETTINGS: &[Setting] = &[$(
+            Setting {
+                name: $name,
+                default: $default,
+                kind: $kind,
+                description: $doc,
+                deploy: Deploy::$deploy,
+            },
+        )*];
+    };
+}
+
+settings! {
+    FUNCTIONS_CUSTOMHANDLER_PORT {
+        kind: Kind::Port,
+        default: None,
+        deploy: Host,
+        doc: "Port the Functions host tells the handler to listen on (127.0.0.1). Wins over `--port` and `PORT`.",
+    }
+    PORT {
+        kind: Kind::Port,
         default: Some("7071"),
-        description: "Port for plain `cargo run` when the host does not set one; `--port` wins over it.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: LOG_FORMAT,
+        deploy: LocalOnly,
+        doc: "Port for plain `cargo run` when the host does not set one; `--port` wins over it.",
+    }
+    LOG_FORMAT {
+        kind: Kind::LogFormat,
         default: Some("text"),
-        description: "`text` for humans, `json` for one JSON object per line (what Azure's log pipeline wants).",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: RUST_LOG,
+        deploy: AppSetting,
+        doc: "`text` for humans, `json` for one JSON object per line (set to `json` in Azure).",
+    }
+    RUST_LOG {
+        kind: Kind::Text,
         default: Some("info"),
-        description: "Log filter in `tracing` syntax, e.g. `handler=debug,info`.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: SHUTDOWN_TIMEOUT_SECS,
+        deploy: LocalOnly,
+        doc: "Log filter in `tracing` syntax, e.g. `handler=debug,info`.",
+    }
+    SHUTDOWN_TIMEOUT_SECS {
+        kind: Kind::Seconds { min: 0, max: 3600, expected: "whole seconds from 0 to 3600" },
         default: Some("10"),
-        description: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: STORAGE_CONNECTION_STRING,
+        deploy: LocalOnly,
+        doc: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.",
+    }
+    STORAGE_CONNECTION_STRING {
+        kind: Kind::ConnectionString,
         default: None,
-        description: "Azure Storage connection string (account key or SAS), or `UseDevelopmentStorage=true` for Azurite. A secret: never logged.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: STORAGE_ACCOUNT_NAME,
+        deploy: LocalOnly,
+        doc: "Azure Storage connection string (account key or SAS), or `UseDevelopmentStorage=true` for Azurite on its default ports. A secret: never logged.",
+    }
+    STORAGE_ACCOUNT_NAME {
+        kind: Kind::Account,
         default: None,
-        description: "Storage account reached with the app's managed identity (no keys). Used when no connection string is set.",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: AZURE_CLIENT_ID,
+        deploy: AppSetting,
+        doc: "Storage account reached with the app's managed identity (no keys; what the Bicep sets). Set this or the connection string, not both.",
+    }
+    AZURE_CLIENT_ID {
+        kind: Kind::Word,
         default: None,
-        description: "Client id of the user-assigned managed identity to use for storage; unset = the system-assigned one.",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: RECORDS_TABLE,
+        deploy: AppSetting,
+        doc: "Client id of the user-assigned managed identity to use for storage; unset = the system-assigned one.",
+    }
+    RECORDS_TABLE {
+        kind: Kind::Table,
         default: Some("records"),
-        description: "Table holding the records (created at start if missing).",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: USERS_TABLE,
+        deploy: AppSetting,
+        doc: "Table holding the records (created at start if missing).",
+    }
+    USERS_TABLE {
+        kind: Kind::Table,
         default: Some("users"),
-        description: "Table holding accounts (created at start if missing).",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: SESSIONS_TABLE,
+        deploy: AppSetting,
+        doc: "Table holding accounts (created at start if missing).",
+    }
+    SESSIONS_TABLE {
+        kind: Kind::Table,
         default: Some("sessions"),
-        description: "Table holding sessions (hashes of bearer tokens; created at start if missing).",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: SESSION_TTL,
+        deploy: AppSetting,
+        doc: "Table holding sessions (hashes of bearer tokens; created at start if missing).",
+    }
+    SESSION_TTL {
+        kind: Kind::Duration,
         default: Some("1h"),
-        description: "How long a login token is valid: seconds, or a number with `s`, `m`, `h` or `d`.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: TRUST_EASY_AUTH,
+        deploy: LocalOnly,
+        doc: "How long a login token is valid: seconds, or a number with `s`, `m`, `h` or `d`.",
+    }
+    TRUST_EASY_AUTH {
+        kind: Kind::Bool,
         default: Some("false"),
-        description: "`true` only behind App Service Authentication: then `X-MS-CLIENT-PRINCIPAL` identifies the user (anyone can forge it otherwise).",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: UPLOADS_CONTAINER,
+        deploy: AppSetting,
+        doc: "`true` only behind App Service Authentication: then `X-MS-CLIENT-PRINCIPAL` identifies the user (anyone can forge it otherwise).",
+    }
+    UPLOADS_CONTAINER {
+        kind: Kind::Container,
         default: Some("uploads"),
-        description: "Blob container holding uploaded files (created at start if missing).",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: UPLOAD_MAX_BYTES,
+        deploy: AppSetting,
+        doc: "Blob container holding uploaded files (created at start if missing).",
+    }
+    UPLOAD_MAX_BYTES {
+        kind: Kind::Bytes {
+            min: 1,
+            max: crate::limits::MAX_BODY_BYTES as u64,
+            expected: "bytes from 1 to 104857600 (the host's limit)",
+        },
         default: Some("104857600"),
-        description: "Largest file `upload` accepts, in bytes (at most the host's 100 MB request limit).",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: DATA_DIR,
+        deploy: LocalOnly,
+        doc: "Largest file `upload` accepts, in bytes (at most the host's 100 MB request limit).",
+    }
+    DATA_DIR {
+        kind: Kind::Text,
         default: Some("./.data"),
-        description: "Where the embedded backend (used when neither storage variable above is set) keeps its SQLite file.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: STORAGE_TIMEOUT_MS,
+        deploy: LocalOnly,
+        doc: "Where the embedded backend keeps its SQLite file, when neither storage variable above is set.",
+    }
+    STORAGE_TIMEOUT_MS {
+        kind: Kind::Millis { min: 100, max: 120_000, expected: "milliseconds from 100 to 120000" },
         default: Some("10000"),
-        description: "Timeout of each call to Azure Storage (connect timeout: the smaller of this and 5 s).",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: TFL_API_BASE,
+        deploy: LocalOnly,
+        doc: "Timeout of each call to Azure Storage (connect timeout: the smaller of this and 5 s).",
+    }
+    TFL_API_BASE {
+        kind: Kind::Url,
         default: Some(DEFAULT_TFL_API_BASE),
-        description: "Base URL of the TfL Unified API (`http` or `https`); point it at a replay server for local runs.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: TFL_APP_KEY,
+        deploy: LocalOnly,
+        doc: "Base URL of the TfL Unified API (`http` or `https`); point it at a replay server for local runs.",
+    }
+    TFL_APP_KEY {
+        kind: Kind::Secret,
         default: Some(""),
-        description: "TfL app key, sent as the `app_key` query parameter and never logged. Empty: call TfL anonymously (lower rate limit).",
-        deploy: Deploy::AppSetting,
-    },
-    Setting {
-        name: TFL_CONNECT_TIMEOUT_MS,
+        deploy: AppSetting,
+        doc: "TfL app key, sent as the `app_key` query parameter and never logged (set from the `tflAppKey` Bicep parameter). Empty: call TfL anonymously (lower rate limit).",
+    }
+    TFL_CONNECT_TIMEOUT_MS {
+        kind: TFL_MILLIS,
         default: Some("2000"),
-        description: "How long a TCP + TLS connection to TfL may take, in milliseconds.",
-        deploy: Deploy::LocalOnly,
-    },
-    Setting {
-        name: TFL_TIMEOUT_MS,
+        deploy: LocalOnly,
+        doc: "How long a TCP + TLS connection to TfL may take, in milliseconds.",
+    }
+    TFL_TIMEOUT_MS {
+        kind: TFL_MILLIS,
         default: Some("5000"),
-        description: "Total budget for one TfL call, retry included, in milliseconds; past it the request answers 504.",
-        deploy: Deploy::LocalOnly,
-    },
-];
+        deploy: LocalOnly,
+        doc: "Total budget for one TfL call, the one retry included, in milliseconds; past it the request answers 504.",
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -205,37 +286,6 @@ pub struct Config {
     pub session_ttl: Duration,
     pub trust_easy_auth: bool,
     pub tfl: TflConfig,
-}
-
-/// How to reach the TfL Unified API.
-#[derive(Debug, Clone)]
-pub struct TflConfig {
-    /// Without a trailing slash, so paths join as `{base}/Line/...`.
-    pub base_url: String,
-    pub app_key: Option<Secret>,
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-}
-
-/// A value that must never reach a log line: `Debug` prints a placeholder, and the only way to
-/// read it is the explicit [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(REDACTED)")
-    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -266,193 +316,251 @@ impl Config {
         cli_port: Option<u16>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let env = Env(lookup);
 
         // The host's port must win: it is the only one the host will call.
-        let port = match (set(FUNCTIONS_CUSTOMHANDLER_PORT), cli_port, set(PORT)) {
-            (Some(value), _, _) => parse_port(FUNCTIONS_CUSTOMHANDLER_PORT, &value)?,
-            (None, Some(port), _) => port,
-            (None, None, Some(value)) => parse_port(PORT, &value)?,
-            (None, None, None) => DEFAULT_PORT,
+        let port = match (env.get(FUNCTIONS_CUSTOMHANDLER_PORT)?, cli_port) {
+            (Some(port), _) | (None, Some(port)) => port,
+            (None, None) => env.value(PORT)?,
         };
-
-        let log_format = match set(LOG_FORMAT).as_deref().map(str::trim) {
-            None => LogFormat::Text,
-            Some(v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
-            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
-            Some(v) => {
-                return Err(ConfigError::Invalid {
-                    name: LOG_FORMAT,
-                    value: v.to_owned(),
-                    expected: "`text` or `json`",
-                })
-            }
-        };
-
-        let shutdown_timeout = match set(SHUTDOWN_TIMEOUT_SECS) {
-            None => Duration::from_secs(10),
-            Some(value) => value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|secs| *secs <= 3600)
-                .map(Duration::from_secs)
-                .ok_or(ConfigError::Invalid {
-                    name: SHUTDOWN_TIMEOUT_SECS,
-                    value,
-                    expected: "whole seconds from 0 to 3600",
-                })?,
-        };
-
+        let log_format = env.value(LOG_FORMAT)?;
+        let shutdown_timeout = env.value(SHUTDOWN_TIMEOUT_SECS)?;
         let tfl = TflConfig {
-            base_url: parse_base_url(TFL_API_BASE, set(TFL_API_BASE))?,
-            app_key: set(TFL_APP_KEY).map(|key| Secret::new(key.trim())),
-            connect_timeout: parse_millis(
-                TFL_CONNECT_TIMEOUT_MS,
-                set(TFL_CONNECT_TIMEOUT_MS),
-                2000,
-            )?,
-            timeout: parse_millis(TFL_TIMEOUT_MS, set(TFL_TIMEOUT_MS), 5000)?,
+            base_url: env.value(TFL_API_BASE)?,
+            app_key: env.get(TFL_APP_KEY)?,
+            connect_timeout: env.value(TFL_CONNECT_TIMEOUT_MS)?,
+            timeout: env.value(TFL_TIMEOUT_MS)?,
         };
-
         Ok(Self {
             port,
             log_format,
-            log_filter: set(RUST_LOG).unwrap_or_else(|| "info".to_owned()),
+            log_filter: env.value(RUST_LOG)?,
             shutdown_timeout,
-            storage: storage_config(&set)?,
-            session_ttl: match set(SESSION_TTL) {
-                None => Duration::from_secs(3600),
-                Some(value) => parse_duration(&value).ok_or(ConfigError::Invalid {
-                    name: SESSION_TTL,
-                    value,
-                    expected: "a duration from 1 minute to 30 days, e.g. 3600, 90m, 1h, 7d",
-                })?,
-            },
-            trust_easy_auth: match set(TRUST_EASY_AUTH).as_deref().map(str::trim) {
-                None => false,
-                Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => true,
-                Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => false,
-                Some(v) => {
-                    return Err(ConfigError::Invalid {
-                        name: TRUST_EASY_AUTH,
-                        value: v.to_owned(),
-                        expected: "`true` or `false`",
-                    })
-                }
-            },
+            storage: storage_config(&env)?,
+            session_ttl: env.value(SESSION_TTL)?,
+            trust_easy_auth: env.value(TRUST_EASY_AUTH)?,
             tfl,
         })
     }
 }
 
-fn storage_config(set: &impl Fn(&str) -> Option<String>) -> Result<StorageConfig, ConfigError> {
-    let backend = match (set(STORAGE_CONNECTION_STRING), set(STORAGE_ACCOUNT_NAME)) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::Conflict {
-                first: STORAGE_CONNECTION_STRING,
-                second: STORAGE_ACCOUNT_NAME,
-            })
-        }
-        (Some(connection_string), None) => {
-            storage::azure::check_connection_string(&connection_string).map_err(|why| {
-                ConfigError::Invalid {
-                    name: STORAGE_CONNECTION_STRING,
-                    // Never echo a connection string: it holds the account key.
-                    value: "<redacted>".into(),
-                    expected: why,
-                }
-            })?;
-            Backend::Azure(Connection::ConnectionString(connection_string))
-        }
-        (None, Some(account)) => {
-            let account = account.trim().to_owned();
-            let valid = (3..=24).contains(&account.len())
-                && account
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-            if !valid {
-                return Err(ConfigError::Invalid {
-                    name: STORAGE_ACCOUNT_NAME,
-                    value: account,
-                    expected: "3 to 24 lower-case letters and digits",
-                });
-            }
-            Backend::Azure(Connection::ManagedIdentity {
-                account,
-                client_id: set(AZURE_CLIENT_ID).map(|id| id.trim().to_owned()),
-            })
-        }
-        (None, None) => Backend::Embedded {
-            data_dir: PathBuf::from(set(DATA_DIR).unwrap_or_else(|| "./.data".to_owned())),
-        },
-    };
-    let records_table = set(RECORDS_TABLE).unwrap_or_else(|| "records".to_owned());
-    if !storage::valid_table_name(&records_table) {
-        return Err(ConfigError::Invalid {
-            name: RECORDS_TABLE,
-            value: records_table,
-            expected: "3 to 63 letters and digits, starting with a letter",
+fn storage_config<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> Result<StorageConfig, ConfigError> {
+    if env.is_set(STORAGE_CONNECTION_STRING) && env.is_set(STORAGE_ACCOUNT_NAME) {
+        return Err(ConfigError::Conflict {
+            first: STORAGE_CONNECTION_STRING,
+            second: STORAGE_ACCOUNT_NAME,
         });
     }
-    let table = |name: &'static str, default: &str| {
-        let value = set(name).unwrap_or_else(|| default.to_owned());
-        if storage::valid_table_name(&value) {
-            Ok(value)
-        } else {
-            Err(ConfigError::Invalid {
-                name,
-                value,
-                expected: "3 to 63 letters and digits, starting with a letter",
-            })
+    let backend = if let Some(connection_string) = env.get::<Secret>(STORAGE_CONNECTION_STRING)? {
+        Backend::Azure(Connection::ConnectionString(
+            connection_string.expose().to_owned(),
+        ))
+    } else if let Some(account) = env.get(STORAGE_ACCOUNT_NAME)? {
+        Backend::Azure(Connection::ManagedIdentity {
+            account,
+            client_id: env.get(AZURE_CLIENT_ID)?,
+        })
+    } else {
+        Backend::Embedded {
+            data_dir: PathBuf::from(env.value::<String>(DATA_DIR)?),
         }
-    };
-    let users_table = table(USERS_TABLE, "users")?;
-    let sessions_table = table(SESSIONS_TABLE, "sessions")?;
-    let uploads_container = set(UPLOADS_CONTAINER).unwrap_or_else(|| "uploads".to_owned());
-    if !storage::valid_container_name(&uploads_container) {
-        return Err(ConfigError::Invalid {
-            name: UPLOADS_CONTAINER,
-            value: uploads_container,
-            expected: "3 to 63 lower-case letters, digits and single hyphens",
-        });
-    }
-    let upload_max_bytes = match set(UPLOAD_MAX_BYTES) {
-        None => crate::limits::MAX_BODY_BYTES as u64,
-        Some(value) => value
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|bytes| (1..=crate::limits::MAX_BODY_BYTES as u64).contains(bytes))
-            .ok_or(ConfigError::Invalid {
-                name: UPLOAD_MAX_BYTES,
-                value,
-                expected: "bytes from 1 to 104857600 (the host's limit)",
-            })?,
-    };
-    let timeout = match set(STORAGE_TIMEOUT_MS) {
-        None => Duration::from_secs(10),
-        Some(value) => value
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|ms| (100..=120_000).contains(ms))
-            .map(Duration::from_millis)
-            .ok_or(ConfigError::Invalid {
-                name: STORAGE_TIMEOUT_MS,
-                value,
-                expected: "milliseconds from 100 to 120000",
-            })?,
     };
     Ok(StorageConfig {
         backend,
-        records_table,
-        users_table,
-        sessions_table,
-        uploads_container,
-        upload_max_bytes,
-        timeout,
+        records_table: env.value(RECORDS_TABLE)?,
+        users_table: env.value(USERS_TABLE)?,
+        sessions_table: env.value(SESSIONS_TABLE)?,
+        uploads_container: env.value(UPLOADS_CONTAINER)?,
+        upload_max_bytes: env.value(UPLOAD_MAX_BYTES)?,
+        timeout: env.value(STORAGE_TIMEOUT_MS)?,
     })
+}
+
+/// The environment, read only through the declared settings.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// Whether the variable has a value; a blank one counts as unset.
+    fn is_set(&self, name: &'static str) -> bool {
+        self.text(declared(name)).is_some()
+    }
+
+    fn text(&self, setting: &Setting) -> Option<String> {
+        (self.0)(setting.name).filter(|value| !value.trim().is_empty())
+    }
+
+    /// The variable's value, else its default, read by its kind; `None` if neither is there.
+    fn get<T: FromValue>(&self, name: &'static str) -> Result<Option<T>, ConfigError> {
+        let setting = declared(name);
+        let text = match self.text(setting) {
+            Some(text) => text,
+            None => match setting.default {
+                Some(default) if !default.trim().is_empty() => default.to_owned(),
+                _ => return Ok(None),
+            },
+        };
+        let value = setting.kind.parse(name, &text)?;
+        match T::from_value(value) {
+            Some(value) => Ok(Some(value)),
+            None => panic!(
+                "{name} is declared as {:?} but read as a {}",
+                setting.kind,
+                std::any::type_name::<T>()
+            ),
+        }
+    }
+
+    /// Like [`Env::get`], for a setting that has a default.
+    fn value<T: FromValue>(&self, name: &'static str) -> Result<T, ConfigError> {
+        Ok(self
+            .get(name)?
+            .unwrap_or_else(|| panic!("{name} is read as always set but has no default")))
+    }
+}
+
+/// The declaration of `name`; reading an undeclared variable is a bug.
+fn declared(name: &'static str) -> &'static Setting {
+    SETTINGS
+        .iter()
+        .find(|setting| setting.name == name)
+        .unwrap_or_else(|| panic!("{name} is read but not declared in settings!"))
+}
+
+/// What a [`Kind`] reads.
+enum Value {
+    Port(u16),
+    Duration(Duration),
+    Bytes(u64),
+    Bool(bool),
+    LogFormat(LogFormat),
+    Text(String),
+    Secret(Secret),
+}
+
+/// The Rust type a field gets from a [`Value`]; `None` when the kind reads another type.
+trait FromValue: Sized {
+    fn from_value(value: Value) -> Option<Self>;
+}
+
+macro_rules! from_value {
+    ($($variant:ident => $type:ty),* $(,)?) => {$(
+        impl FromValue for $type {
+            fn from_value(value: Value) -> Option<Self> {
+                match value {
+                    Value::$variant(value) => Some(value),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+from_value! {
+    Port => u16,
+    Duration => Duration,
+    Bytes => u64,
+    Bool => bool,
+    LogFormat => LogFormat,
+    Text => String,
+    Secret => Secret,
+}
+
+impl Kind {
+    /// Reads `value` (set, so not blank) of the variable `name`.
+    fn parse(self, name: &'static str, value: &str) -> Result<Value, ConfigError> {
+        let word = value.trim();
+        let invalid = |expected| ConfigError::Invalid {
+            name,
+            value: value.to_owned(),
+            expected,
+        };
+        // Words are quoted trimmed in errors, numbers and names as given.
+        let invalid_word = |expected| ConfigError::Invalid {
+            name,
+            value: word.to_owned(),
+            expected,
+        };
+        let number = |min, max| {
+            word.parse::<u64>()
+                .ok()
+                .filter(|number| (min..=max).contains(number))
+        };
+        match self {
+            Kind::Port => word
+                .parse::<u16>()
+                .ok()
+                .filter(|port| *port != 0)
+                .map(Value::Port)
+                .ok_or_else(|| ConfigError::InvalidPort {
+                    name,
+                    value: value.to_owned(),
+                }),
+            Kind::Millis { min, max, expected } => number(min, max)
+                .map(|ms| Value::Duration(Duration::from_millis(ms)))
+                .ok_or_else(|| invalid(expected)),
+            Kind::Seconds { min, max, expected } => number(min, max)
+                .map(|secs| Value::Duration(Duration::from_secs(secs)))
+                .ok_or_else(|| invalid(expected)),
+            Kind::Duration => parse_duration(value).map(Value::Duration).ok_or_else(|| {
+                invalid("a duration from 1 minute to 30 days, e.g. 3600, 90m, 1h, 7d")
+            }),
+            Kind::Bytes { min, max, expected } => number(min, max)
+                .map(Value::Bytes)
+                .ok_or_else(|| invalid(expected)),
+            Kind::Bool if word.eq_ignore_ascii_case("true") || word == "1" => Ok(Value::Bool(true)),
+            Kind::Bool if word.eq_ignore_ascii_case("false") || word == "0" => {
+                Ok(Value::Bool(false))
+            }
+            Kind::Bool => Err(invalid_word("`true` or `false`")),
+            Kind::LogFormat if word.eq_ignore_ascii_case("text") => {
+                Ok(Value::LogFormat(LogFormat::Text))
+            }
+            Kind::LogFormat if word.eq_ignore_ascii_case("json") => {
+                Ok(Value::LogFormat(LogFormat::Json))
+            }
+            Kind::LogFormat => Err(invalid_word("`text` or `json`")),
+            Kind::Url => parse_base_url(value)
+                .map(Value::Text)
+                .ok_or_else(|| invalid("an http:// or https:// URL without query or fragment")),
+            Kind::Table if storage::valid_table_name(value) => Ok(Value::Text(value.to_owned())),
+            Kind::Table => Err(invalid(
+                "3 to 63 letters and digits, starting with a letter",
+            )),
+            Kind::Container if storage::valid_container_name(value) => {
+                Ok(Value::Text(value.to_owned()))
+            }
+            Kind::Container => Err(invalid(
+                "3 to 63 lower-case letters, digits and single hyphens",
+            )),
+            Kind::Account => {
+                let valid = (3..=24).contains(&word.len())
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                if valid {
+                    Ok(Value::Text(word.to_owned()))
+                } else {
+                    Err(invalid_word("3 to 24 lower-case letters and digits"))
+                }
+            }
+            Kind::ConnectionString => {
+                storage::azure::check_connection_string(value).map_err(|why| {
+                    ConfigError::Invalid {
+                        name,
+                        // Never echo a connection string: it holds the account key.
+                        value: "<redacted>".into(),
+                        expected: why,
+                    }
+                })?;
+                Ok(Value::Secret(Secret::new(value)))
+            }
+            Kind::Text => Ok(Value::Text(value.to_owned())),
+            Kind::Word => Ok(Value::Text(word.to_owned())),
+            Kind::Secret => Ok(Value::Secret(Secret::new(word))),
+        }
+    }
 }
 
 /// `3600`, `3600s`, `90m`, `1h`, `7d`, between a minute and 30 days.
@@ -475,61 +583,17 @@ fn parse_duration(value: &str) -> Option<Duration> {
         .then(|| Duration::from_secs(seconds))
 }
 
-/// An `http(s)://host[:port][/path]` URL without query or fragment (we append paths to it).
-fn parse_base_url(name: &'static str, value: Option<String>) -> Result<String, ConfigError> {
-    let Some(value) = value else {
-        return Ok(DEFAULT_TFL_API_BASE.to_owned());
-    };
-    let invalid = || ConfigError::Invalid {
-        name,
-        value: value.clone(),
-        expected: "an http:// or https:// URL without query or fragment",
-    };
-    let url = reqwest::Url::parse(value.trim()).map_err(|_| invalid())?;
+/// An `http(s)://host[:port][/path]` URL without query or fragment (we append paths to it),
+/// without its trailing slash.
+fn parse_base_url(value: &str) -> Option<String> {
+    let url = reqwest::Url::parse(value.trim()).ok()?;
     let usable = matches!(url.scheme(), "http" | "https")
         && url.host_str().is_some_and(|host| !host.is_empty())
         && url.query().is_none()
         && url.fragment().is_none()
         && url.username().is_empty()
         && url.password().is_none();
-    if !usable {
-        return Err(invalid());
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// Milliseconds from 1 to 600,000 (ten minutes: longer than any sane upstream budget).
-fn parse_millis(
-    name: &'static str,
-    value: Option<String>,
-    default: u64,
-) -> Result<Duration, ConfigError> {
-    let Some(value) = value else {
-        return Ok(Duration::from_millis(default));
-    };
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|ms| (1..=600_000).contains(ms))
-        .map(Duration::from_millis)
-        .ok_or(ConfigError::Invalid {
-            name,
-            value,
-            expected: "whole milliseconds from 1 to 600000",
-        })
-}
-
-fn parse_port(name: &'static str, value: &str) -> Result<u16, ConfigError> {
-    value
-        .trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|port| *port != 0)
-        .ok_or_else(|| ConfigError::InvalidPort {
-            name,
-            value: value.to_owned(),
-        })
+    usable.then(|| url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
@@ -692,33 +756,97 @@ mod tests {
 
     #[test]
     fn every_setting_read_here_is_documented() {
-        for name in [
-            FUNCTIONS_CUSTOMHANDLER_PORT,
-            PORT,
-            LOG_FORMAT,
-            RUST_LOG,
-            SHUTDOWN_TIMEOUT_SECS,
-            STORAGE_CONNECTION_STRING,
-            STORAGE_ACCOUNT_NAME,
-            AZURE_CLIENT_ID,
-            RECORDS_TABLE,
-            DATA_DIR,
-            STORAGE_TIMEOUT_MS,
-            UPLOADS_CONTAINER,
-            UPLOAD_MAX_BYTES,
-            USERS_TABLE,
-            SESSIONS_TABLE,
-            SESSION_TTL,
-            TRUST_EASY_AUTH,
-            TFL_API_BASE,
-            TFL_APP_KEY,
-            TFL_CONNECT_TIMEOUT_MS,
-            TFL_TIMEOUT_MS,
+        // Record what from_lookup asks for, down each storage branch.
+        let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        for env in [
+            &[][..],
+            &[(STORAGE_ACCOUNT_NAME, "acct123")],
+            &[(STORAGE_CONNECTION_STRING, "UseDevelopmentStorage=true")],
         ] {
+            Config::from_lookup(None, |name| {
+                read.borrow_mut().insert(name.to_owned());
+                env.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            })
+            .unwrap();
+        }
+        let read = read.into_inner();
+        for name in &read {
             assert!(
                 SETTINGS.iter().any(|s| s.name == name),
                 "{name} is read but missing from SETTINGS"
             );
         }
+        for setting in SETTINGS {
+            assert!(
+                read.contains(setting.name),
+                "{} is declared but never read",
+                setting.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_default_is_read_by_its_own_kind() {
+        for setting in SETTINGS {
+            if let Some(default) = setting.default.filter(|d| !d.trim().is_empty()) {
+                if let Err(err) = setting.kind.parse(setting.name, default) {
+                    panic!("the default of {} does not parse: {err}", setting.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_setting_is_declared_once() {
+        let mut names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SETTINGS.len());
+    }
+
+    #[test]
+    fn ranges_say_what_they_accept() {
+        for setting in SETTINGS {
+            if let Kind::Millis { min, max, expected }
+            | Kind::Seconds { min, max, expected }
+            | Kind::Bytes { min, max, expected } = setting.kind
+            {
+                assert!(
+                    expected.contains(&format!(" {min} to {max}")),
+                    "{}: {expected:?} should say {min} to {max}",
+                    setting.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_agree_with_the_constants_they_stand_for() {
+        let default = |name| declared(name).default.unwrap();
+        assert_eq!(default(PORT), DEFAULT_PORT.to_string());
+        assert_eq!(
+            default(UPLOAD_MAX_BYTES),
+            crate::limits::MAX_BODY_BYTES.to_string()
+        );
+        assert!(matches!(
+            declared(UPLOAD_MAX_BYTES).kind,
+            Kind::Bytes { max, .. } if max == crate::limits::MAX_BODY_BYTES as u64
+        ));
+        let c = config(None, &[]).unwrap();
+        assert_eq!(
+            c.storage.upload_max_bytes,
+            crate::limits::MAX_BODY_BYTES as u64
+        );
+        assert_eq!(c.storage.timeout, Duration::from_secs(10));
+        assert_eq!(
+            (
+                c.storage.users_table.as_str(),
+                c.storage.sessions_table.as_str(),
+                c.storage.uploads_container.as_str()
+            ),
+            ("users", "sessions", "uploads")
+        );
     }
 }

@@ -14,8 +14,7 @@ use std::{sync::Arc, time::Duration};
 pub use cache::{Cached, Source};
 pub use error::TflError;
 pub use model::{BikePointOccupancy, Line, LineStatus, ValidityPeriod};
-
-use crate::config::TflConfig;
+pub use upstream::TflConfig;
 
 /// How long an answer stays fresh when TfL does not send `max-age`.
 pub const LINE_STATUS_FRESH_FOR: Duration = Duration::from_secs(30);

@@ -13,7 +13,17 @@ use reqwest::{header, StatusCode, Url};
 use tokio::time::Instant;
 
 use super::{error::TflError, model::ApiError};
-use crate::config::{Secret, TflConfig};
+use crate::domain::Secret;
+
+/// How to reach the TfL Unified API; [`crate::config`] builds it from the `TFL_*` settings.
+#[derive(Debug, Clone)]
+pub struct TflConfig {
+    /// Without a trailing slash, so paths join as `{base}/Line/...`.
+    pub base_url: String,
+    pub app_key: Option<Secret>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
 
 /// TfL's largest answers (every line with detail) are a few hundred KB.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

@@ -1,7 +1,7 @@
 // Flex Consumption plan (FC1) and the Linux function app that runs the Rust custom handler.
 // The runtime comes from functionAppConfig.runtime ('custom'); on Flex Consumption the
 // FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION app settings are rejected, so they
-// are not set here (tests/infra_drift.rs checks this).
+// are not set here (tests/api/infra_drift.rs checks this).
 
 @description('Function app name (also the first label of its default hostname).')
 param name string

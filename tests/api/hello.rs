@@ -1,8 +1,6 @@
 //! `hello` in both of the host's request modes: default, escaping, limits and body forms.
 
-mod common;
-
-use common::{multipart_field, spawn_app, Mode, BOTH_MODES};
+use crate::common::{multipart_field, spawn_app, Mode, BOTH_MODES};
 use reqwest::{Method, StatusCode};
 
 const HTML: &str = "text/html; charset=utf-8";

@@ -1,9 +1,7 @@
 //! `bikepoint` against a local TfL replaying recorded responses: both URL forms, both host
 //! modes, the old and new occupancy shapes, broken docks, unknown ids and bad ids.
 
-mod common;
-
-use common::{
+use crate::common::{
     tfl::{self, app_for, fixture, fixture_json, json, serve, upstream_calls},
     Mode, BOTH_MODES,
 };

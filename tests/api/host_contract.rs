@@ -3,14 +3,12 @@
 //! and with the OpenAPI document. A function without its definition, or a definition without
 //! its function, fails here.
 
-mod common;
-
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::Path,
 };
 
-use common::{spawn_app, Mode, BOTH_MODES};
+use crate::common::{spawn_app, Mode, BOTH_MODES};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 

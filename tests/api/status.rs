@@ -2,11 +2,10 @@
 //! forms, validation before any upstream call, every upstream failure mapped to its status,
 //! and the cache (hits, single flight under 200 concurrent requests, stale on error).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
+    self,
     tfl::{self, app_for, fixture, fixture_json, json, serve, upstream_calls},
     Mode, BOTH_MODES,
 };

@@ -2,7 +2,7 @@
 //! the embedded SQLite store and against Azure Table storage (Azurite, started by
 //! scripts/test). A behaviour that differs between them fails here.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

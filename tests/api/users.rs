@@ -1,9 +1,7 @@
 //! Accounts end to end: registration rules, login, lockout, sessions, ownership of records and
 //! files, Easy Auth, and the GDPR rights (export, rectification, erasure that leaves nothing).
 
-mod common;
-
-use common::{azurite_settings, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::common::{self, azurite_settings, spawn_app, spawn_app_with, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,9 +1,7 @@
 //! `upload` over HTTP on both backends: raw and multipart uploads, downloads with ranges,
 //! conditional GETs and HEAD, names, limits, and interrupted uploads leaving nothing behind.
 
-mod common;
-
-use common::{azurite_settings, spawn_app, spawn_app_with, TestApp, BOTH_MODES};
+use crate::common::{self, azurite_settings, spawn_app, spawn_app_with, TestApp, BOTH_MODES};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;

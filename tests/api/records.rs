@@ -1,9 +1,7 @@
 //! `records` over HTTP: the REST contract (status codes, headers, validation, ETags,
 //! continuation) on the embedded backend and on Azurite, in both host modes.
 
-mod common;
-
-use common::{azurite_settings, spawn_app, spawn_app_with, Mode, TestApp, BOTH_MODES};
+use crate::common::{azurite_settings, spawn_app, spawn_app_with, Mode, TestApp, BOTH_MODES};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,14 +1,15 @@
 //! The TfL app key, end to end through the real binary: it is sent to TfL as `app_key`, and it
 //! never appears in a log line (at debug level, through every failure path) or a response.
 
-mod common;
-
 use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use common::tfl::{self, fixture, fixture_json, json};
+use crate::common::{
+    self,
+    tfl::{self, fixture, fixture_json, json},
+};
 use wiremock::{
     matchers::{method, path, query_param},
     Mock, MockServer, ResponseTemplate,

@@ -1,9 +1,7 @@
 //! Every 4xx/5xx leaves as `{"error": {"code", "message"}}`, including the framework's own:
 //! unknown routes, wrong methods, the host's body and URL limits, and malformed payloads.
 
-mod common;
-
-use common::{spawn_app, Mode, BOTH_MODES};
+use crate::common::{self, spawn_app, Mode, BOTH_MODES};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -41,7 +41,7 @@ fn every_app_setting_the_handler_needs_is_set_in_the_bicep() {
         !app_settings.is_empty(),
         "found no app settings in {}: the function app should declare them as \
          `siteConfig.appSettings: [ {{ name: 'X', value: ... }} ]` (infra/modules/functionapp.bicep); \
-         if the Bicep now expresses them differently, teach tests/infra_drift.rs that form",
+         if the Bicep now expresses them differently, teach tests/api/infra_drift.rs that form",
         describe(&files)
     );
     let missing: Vec<&str> = SETTINGS
@@ -503,7 +503,7 @@ fn bicep_files() -> Vec<BicepFile> {
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
             let toks = tokenize(&text).unwrap_or_else(|e| {
                 panic!(
-                    "{}: {e} (fix the Bicep, or the tokenizer in tests/infra_drift.rs)",
+                    "{}: {e} (fix the Bicep, or the tokenizer in tests/api/infra_drift.rs)",
                     path.display()
                 )
             });

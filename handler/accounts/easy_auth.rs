@@ -117,7 +117,7 @@ pub async fn account_for(storage: &Storage, principal: &Principal) -> Result<Use
         {
             Ok(user) => user,
             Err(UserError::UsernameTaken) => continue,
-            Err(UserError::Storage(error)) => return Err(error.into()),
+            Err(error) => return Err(error.into()),
         };
         return match storage.users.link_external(&key, &user.id).await {
             Ok(()) => Ok(user.id),

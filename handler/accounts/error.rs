@@ -2,7 +2,7 @@
 
 use super::passwords::PasswordError;
 use crate::{
-    domain::Invalid,
+    domain::{Invalid, Locked},
     storage::{users::UserError, StorageError},
 };
 
@@ -24,7 +24,7 @@ pub enum AccountError {
     /// A password that confirms an operation is wrong; the message says which one.
     #[error("{0}")]
     WrongPassword(&'static str),
-    #[error("too many failed logins: the account is locked for a while")]
+    #[error("too many failed password checks: the account is locked for a while")]
     Locked { retry_after_secs: u64 },
     #[error("X-MS-CLIENT-PRINCIPAL is not valid")]
     InvalidPrincipal,
@@ -52,7 +52,16 @@ impl From<UserError> for AccountError {
     fn from(error: UserError) -> Self {
         match error {
             UserError::UsernameTaken => Self::UsernameTaken,
+            UserError::Busy => Self::Busy,
             UserError::Storage(error) => Self::Storage(error),
+        }
+    }
+}
+
+impl From<Locked> for AccountError {
+    fn from(locked: Locked) -> Self {
+        Self::Locked {
+            retry_after_secs: locked.retry_after_secs,
         }
     }
 }

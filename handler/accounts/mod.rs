@@ -13,7 +13,7 @@ pub mod tokens;
 
 pub use error::AccountError;
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use zeroize::Zeroizing;
 
@@ -22,29 +22,25 @@ use self::{
     passwords::{Passwords, Verified},
 };
 use crate::{
-    domain::{now_unix, Invalid, Owner, UserId, Username},
+    domain::{now_unix, Attempts, Invalid, Owner, Reservation, UserId, Username},
     storage::{
         files::FileInfo,
         records::Record,
-        users::{Session, User},
+        users::{new_stamp, Session, User, UserError},
         wiring::{LazyStorage, Storage},
         StorageError,
     },
 };
 
-/// After this many failed logins within [`FAILURE_WINDOW_SECS`], the account is locked for
-/// [`LOCK_SECS`]. The counter lives on the account, so the lock holds across instances.
-pub const MAX_FAILURES: u32 = 5;
-pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
-pub const LOCK_SECS: i64 = 15 * 60;
-/// Attempts at a conditional write of the lockout counter before giving up.
-const COUNTER_ATTEMPTS: usize = 5;
-
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
-    /// A bearer token; the hash identifies the session (to revoke it, or keep it).
-    Session { secret_hash: String },
+    /// A bearer token; the hash identifies the session (to revoke it, keep it or move it to
+    /// a new credential stamp).
+    Session {
+        secret_hash: String,
+        expires_at: i64,
+    },
     /// Easy Auth's principal header.
     EasyAuth,
 }
@@ -64,7 +60,7 @@ impl Caller {
 
     fn session_hash(&self) -> Option<&str> {
         match &self.via {
-            Via::Session { secret_hash } => Some(secret_hash),
+            Via::Session { secret_hash, .. } => Some(secret_hash),
             Via::EasyAuth => None,
         }
     }
@@ -112,6 +108,14 @@ pub struct Accounts {
     trust_easy_auth: bool,
 }
 
+/// Whose allowance a password check spends.
+#[derive(Debug, Clone, Copy)]
+enum Guard<'a> {
+    Account(&'a UserId),
+    /// A name no account has: counted all the same, so it locks exactly like a real one.
+    Name(&'a str),
+}
+
 impl Accounts {
     pub fn new(storage: LazyStorage, session_ttl: Duration, trust_easy_auth: bool) -> Self {
         Self {
@@ -136,7 +140,7 @@ impl Accounts {
         let name = Username::parse(username)?;
         Passwords::check_policy(&password, name.as_str())?;
         let storage = self.storage.get().await?;
-        // Fail fast on a taken name before paying for a hash; the insert below still decides.
+        // Fail fast on a taken name before paying for a hash; the claim below still decides.
         if storage.users.find_by_username(&name).await?.is_some() {
             return Err(AccountError::UsernameTaken);
         }
@@ -144,91 +148,153 @@ impl Accounts {
         Ok(storage.users.create(name, Some(hash), None).await?)
     }
 
-    /// Exchanges a username and password for a session. Failures count towards the lock.
+    /// The one rule for every password check (login, and the re-authentication of a password
+    /// change or an erasure): reserve an attempt with a conditional write first, and only then
+    /// verify, so that of any number of concurrent guesses at most the allowance is verified
+    /// and the rest are refused at once with the lock. A correct password clears the count
+    /// (and rehashes an outdated hash). Returns the account as verified, whose credential
+    /// stamp a new session must carry.
+    async fn check_password(
+        &self,
+        storage: &Storage,
+        guard: Guard<'_>,
+        password: Zeroizing<String>,
+        wrong: AccountError,
+    ) -> Result<User, AccountError> {
+        let now = now_unix();
+        let (user, reservation) = match guard {
+            Guard::Account(id) => {
+                match storage
+                    .users
+                    .update(id, |user| user.attempts.reserve(now))
+                    .await
+                {
+                    Ok((user, reservation)) => (Some(user), reservation),
+                    // Erased meanwhile: nothing to count against, and nothing can succeed.
+                    Err(UserError::Storage(StorageError::NotFound)) => {
+                        (None, Ok(Reservation { last: false }))
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Guard::Name(name) => (
+                None,
+                storage
+                    .users
+                    .update_name_attempts(name, |attempts| attempts.reserve(now))
+                    .await?,
+            ),
+        };
+        let reservation = reservation?;
+        let verified_hash = user.as_ref().and_then(|user| user.password_hash.clone());
+        let verified = self
+            .passwords
+            .verify(password.clone(), verified_hash.clone())
+            .await?;
+        let refused = || {
+            if reservation.last {
+                AccountError::from(Attempts::lock_answer())
+            } else {
+                wrong
+            }
+        };
+        let Some(user) = user.filter(|_| verified != Verified::No) else {
+            return Err(refused());
+        };
+        let rehashed = match verified {
+            Verified::YesRehash => Some(self.passwords.hash(password).await?),
+            _ => None,
+        };
+        let (settled, still_verified) = storage
+            .users
+            .update(&user.id, |current| {
+                if current.password_hash != verified_hash {
+                    // Changed while we verified: what we checked is no longer the password.
+                    return false;
+                }
+                current.attempts = Attempts::default();
+                if let Some(hash) = &rehashed {
+                    current.password_hash = Some(hash.clone());
+                }
+                true
+            })
+            .await?;
+        if !still_verified {
+            return Err(refused());
+        }
+        Ok(settled)
+    }
+
+    /// Exchanges a username and password for a session.
     pub async fn login(
         &self,
         username: &str,
         password: Zeroizing<String>,
     ) -> Result<SignedIn, AccountError> {
         let storage = self.storage.get().await?;
-        // An invalid name cannot belong to anyone: verify against the dummy like any unknown user.
-        let user = match Username::parse(username) {
-            Ok(name) => storage.users.find_by_username(&name).await?,
+        // An invalid name cannot belong to anyone: it is counted and verified against the
+        // dummy hash like any unknown one.
+        let id = match Username::parse(username) {
+            Ok(name) => storage.users.id_by_username(&name).await?,
             Err(_) => None,
         };
-        let now = now_unix();
-        if let Some(locked_until) = user
-            .as_ref()
-            .and_then(|u| u.locked_until)
-            .filter(|t| *t > now)
-        {
-            return Err(locked(locked_until - now));
-        }
-        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let verified = self.passwords.verify(password.clone(), stored).await?;
-        let Some(user) = user else {
-            return Err(AccountError::WrongCredentials);
-        };
-        if verified == Verified::No {
-            return match record_failure(&storage, user, now).await? {
-                Some(locked_until) => Err(locked(locked_until - now)),
-                None => Err(AccountError::WrongCredentials),
-            };
-        }
-
-        let needs_rehash = verified == Verified::YesRehash;
-        if needs_rehash || user.failed_logins > 0 || user.locked_until.is_some() {
-            let password_hash = if needs_rehash {
-                Some(self.passwords.hash(password).await?)
-            } else {
-                user.password_hash.clone()
-            };
-            let cleared = User {
-                failed_logins: 0,
-                failed_since: None,
-                locked_until: None,
-                password_hash,
-                ..user.clone()
-            };
-            // Best effort: a concurrent write only means the counter resets next time.
-            let _ = storage.users.save(&cleared).await;
-        }
-        self.start_session(&storage, &user.id, now).await
+        let guard = id.as_ref().map_or(Guard::Name(username), Guard::Account);
+        let user = self
+            .check_password(&storage, guard, password, AccountError::WrongCredentials)
+            .await?;
+        self.start_session(&storage, &user, now_unix()).await
     }
 
+    /// A session under the account's current credential stamp: if the password changes after
+    /// the check that led here, the session is dead on arrival.
     async fn start_session(
         &self,
         storage: &Storage,
-        user: &UserId,
+        user: &User,
         now: i64,
     ) -> Result<SignedIn, AccountError> {
-        let (token, secret_hash) = tokens::issue(user)
+        let (token, secret_hash) = tokens::issue(&user.id)
             .map_err(|_| AccountError::Internal("the system's random source failed"))?;
         let ttl = i64::try_from(self.session_ttl.as_secs()).unwrap_or(3600);
         let expires_at = now + ttl;
         storage
             .sessions
             .create(&Session {
-                user: user.clone(),
+                user: user.id.clone(),
                 secret_hash,
                 expires_at,
+                stamp: user.stamp.clone(),
             })
             .await?;
         Ok(SignedIn { token, expires_at })
     }
 
-    /// The caller a bearer token proves, if it names a live session.
+    /// The caller a bearer token proves: a live session whose credential stamp is still the
+    /// account's. The session and the account are read at once.
     pub async fn authenticate_token(&self, token: &str) -> Result<Caller, AccountError> {
         let (user, secret_hash) = tokens::parse(token).ok_or(AccountError::NotSignedIn)?;
         let storage = self.storage.get().await?;
-        storage
-            .sessions
-            .find(&user, &secret_hash, now_unix())
-            .await?
-            .ok_or(AccountError::NotSignedIn)?;
+        let (session, account) = tokio::join!(
+            storage.sessions.find(&user, &secret_hash, now_unix()),
+            storage.users.get(&user)
+        );
+        let session = session?.ok_or(AccountError::NotSignedIn)?;
+        let account = match account {
+            Ok(account) => account,
+            Err(StorageError::NotFound) => return Err(AccountError::NotSignedIn),
+            Err(error) => return Err(error.into()),
+        };
+        if session.stamp != account.stamp {
+            // Issued under a password that has since changed: it can never work again.
+            let _ = storage.sessions.revoke(&user, &secret_hash).await;
+            return Err(AccountError::NotSignedIn);
+        }
         Ok(Caller {
             user,
-            via: Via::Session { secret_hash },
+            via: Via::Session {
+                secret_hash,
+                expires_at: session.expires_at,
+            },
         })
     }
 
@@ -271,8 +337,9 @@ impl Accounts {
         })
     }
 
-    /// Changes the username and/or the password (GDPR rectification). A password change needs
-    /// the current password and signs out every other session.
+    /// Changes the username and/or the password (GDPR rectification), all or nothing. A
+    /// password change needs the current password (checked like a login) and gives the
+    /// account a new credential stamp: every other session dies with it.
     pub async fn change(
         &self,
         caller: &Caller,
@@ -287,44 +354,105 @@ impl Accounts {
             .map(Username::parse)
             .transpose()?;
         let storage = self.storage.get().await?;
-        let mut user = current_user(&storage, caller).await?;
+        let user = current_user(&storage, caller).await?;
 
-        if let Some(password) = change.password {
-            if user.password_hash.is_none() {
-                return Err(Invalid(
-                    "this account signs in through its identity provider and has no password"
-                        .into(),
-                )
-                .into());
+        let new_password = match change.password {
+            None => None,
+            Some(password) => {
+                if user.password_hash.is_none() {
+                    return Err(Invalid(
+                        "this account signs in through its identity provider and has no password"
+                            .into(),
+                    )
+                    .into());
+                }
+                let current = change
+                    .current_password
+                    .ok_or_else(|| Invalid("changing the password needs currentPassword".into()))?;
+                let name = new_name.as_ref().unwrap_or(&user.username);
+                Passwords::check_policy(&password, name.as_str())?;
+                let verified = self
+                    .check_password(
+                        &storage,
+                        Guard::Account(&user.id),
+                        current,
+                        AccountError::WrongPassword("the current password is wrong"),
+                    )
+                    .await?;
+                Some((verified.password_hash, self.passwords.hash(password).await?))
             }
-            let current = change
-                .current_password
-                .ok_or_else(|| Invalid("changing the password needs currentPassword".into()))?;
-            let name = new_name.as_ref().unwrap_or(&user.username);
-            Passwords::check_policy(&password, name.as_str())?;
-            if self
-                .passwords
-                .verify(current, user.password_hash.clone())
-                .await?
-                == Verified::No
+        };
+
+        // The new name is claimed before anything changes, so a taken one changes nothing.
+        let renamed = new_name.filter(|name| *name != user.username);
+        if let Some(name) = &renamed {
+            storage.users.claim(name, &user.id).await?;
+        }
+        let updated = storage
+            .users
+            .update(&user.id, |current| {
+                if let Some((verified_hash, new_hash)) = &new_password {
+                    if current.password_hash != *verified_hash {
+                        return false;
+                    }
+                    current.password_hash = Some(new_hash.clone());
+                    current.stamp = new_stamp();
+                }
+                if let Some(name) = &renamed {
+                    current.username = name.clone();
+                }
+                true
+            })
+            .await;
+        let user_after = match updated {
+            Ok((user_after, true)) => user_after,
+            outcome => {
+                if let Some(name) = &renamed {
+                    storage.users.release(name).await;
+                }
+                return Err(match outcome {
+                    // Another password change won: this session's stamp is gone with it.
+                    Ok(_) => AccountError::NotSignedIn,
+                    Err(error) => error.into(),
+                });
+            }
+        };
+        if renamed.is_some() {
+            storage.users.release(&user.username).await;
+        }
+        if new_password.is_some() {
+            if let Via::Session {
+                secret_hash,
+                expires_at,
+            } = &caller.via
             {
-                return Err(AccountError::WrongPassword("the current password is wrong"));
+                // The caller keeps their session: it moves to the new stamp.
+                let own = Session {
+                    user: user_after.id.clone(),
+                    secret_hash: secret_hash.clone(),
+                    expires_at: *expires_at,
+                    stamp: user.stamp.clone(),
+                };
+                storage.sessions.restamp(&own, &user_after.stamp).await?;
             }
-            user.password_hash = Some(self.passwords.hash(password).await?);
-            user = storage.users.save(&user).await?;
+            // Dead already by their stamp; removed so they stop counting as active.
             storage
                 .sessions
-                .revoke_all(&user.id, caller.session_hash())
+                .revoke_all(&user_after.id, caller.session_hash())
                 .await?;
         }
-        if let Some(name) = new_name {
-            user = storage.users.rename(&user, name).await?;
-        }
-        Ok(user)
+        Ok(user_after)
     }
 
     /// Erases the account and everything held on it: records, files, sessions (GDPR erasure).
-    /// `password` confirms it; Easy Auth callers need none.
+    /// `password` confirms it (checked like a login); Easy Auth callers need none.
+    ///
+    /// The account is made unusable first, in one conditional write (a tombstone without
+    /// personal data): from then on no session works, no login succeeds and every write in
+    /// flight undoes itself when it re-checks its owner ([`Accounts::confirm_write`]). Then
+    /// everything is deleted, the tombstone last, and the embedded database purged of the
+    /// deleted bytes. If a step fails, the tombstone stays behind with the data not yet
+    /// deleted.
     pub async fn erase(
         &self,
         caller: &Caller,
@@ -335,22 +463,45 @@ impl Accounts {
         if caller.via != Via::EasyAuth {
             let password =
                 password.ok_or_else(|| Invalid("confirm with {\"password\": \"...\"}".into()))?;
-            if self
-                .passwords
-                .verify(password, user.password_hash.clone())
-                .await?
-                == Verified::No
-            {
-                return Err(AccountError::WrongPassword("the password is wrong"));
-            }
+            self.check_password(
+                &storage,
+                Guard::Account(&user.id),
+                password,
+                AccountError::WrongPassword("the password is wrong"),
+            )
+            .await?;
         }
-        // Data first, account last: if anything fails midway, the user can sign in and retry.
+        let user = storage.users.tombstone(&user.id).await?;
         let owner = caller.owner();
         let records = storage.records.delete_all(&owner).await?;
         let files = storage.files.delete_all(&owner).await?;
         storage.sessions.revoke_all(&user.id, None).await?;
         storage.users.delete(&user).await?;
+        storage.users.purge().await?;
         Ok(Erased { records, files })
+    }
+
+    /// Call after a write that creates something for `caller` has committed. If their account
+    /// was erased while the write was in flight, the write must not outlive it: `undo` runs,
+    /// the deleted bytes are purged, and the caller is told they are signed out.
+    pub async fn confirm_write<F, Fut>(&self, caller: &Caller, undo: F) -> Result<(), AccountError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(), StorageError>>,
+    {
+        let storage = self.storage.get().await?;
+        match storage.users.get(&caller.user).await {
+            Ok(_) => Ok(()),
+            Err(StorageError::NotFound) => {
+                match undo().await {
+                    Ok(()) | Err(StorageError::NotFound) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                storage.users.purge().await?;
+                Err(AccountError::NotSignedIn)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 
@@ -361,49 +512,4 @@ async fn current_user(storage: &Storage, caller: &Caller) -> Result<User, Accoun
         Err(StorageError::NotFound) => Err(AccountError::NotSignedIn),
         Err(error) => Err(error.into()),
     }
-}
-
-fn locked(retry_after_secs: i64) -> AccountError {
-    AccountError::Locked {
-        retry_after_secs: u64::try_from(retry_after_secs.max(1)).unwrap_or(1),
-    }
-}
-
-/// Counts a failed login on the account, conditionally on its version so concurrent failures
-/// on several instances all count. Returns the lock's end if this failure locked it.
-async fn record_failure(
-    storage: &Storage,
-    mut user: User,
-    now: i64,
-) -> Result<Option<i64>, AccountError> {
-    for _ in 0..COUNTER_ATTEMPTS {
-        let in_window = user
-            .failed_since
-            .is_some_and(|since| now - since < FAILURE_WINDOW_SECS);
-        let failures = if in_window { user.failed_logins + 1 } else { 1 };
-        let locked_until = (failures >= MAX_FAILURES).then_some(now + LOCK_SECS);
-        let updated = User {
-            failed_logins: if locked_until.is_some() { 0 } else { failures },
-            failed_since: if locked_until.is_some() {
-                None
-            } else if in_window {
-                user.failed_since
-            } else {
-                Some(now)
-            },
-            locked_until,
-            ..user.clone()
-        };
-        match storage.users.save(&updated).await {
-            Ok(_) => return Ok(locked_until),
-            Err(StorageError::PreconditionFailed) => {
-                user = storage.users.get(&user.id).await?;
-                if let Some(until) = user.locked_until.filter(|t| *t > now) {
-                    return Ok(Some(until));
-                }
-            }
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Err(AccountError::Busy)
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::invalid::Invalid;
+use super::{invalid::Invalid, text::hidden_or_control};
 
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 
@@ -23,10 +23,11 @@ impl FileName {
         if name.starts_with('/') {
             return Err(Invalid("file name may not start with /".into()));
         }
-        if name.chars().any(|c| c == '\\' || c.is_control()) {
-            return Err(Invalid(
-                "file name may not contain backslashes or control characters".into(),
-            ));
+        if name.contains('\\') {
+            return Err(Invalid("file name may not contain backslashes".into()));
+        }
+        if let Some(why) = hidden_or_control(name) {
+            return Err(Invalid(format!("file name {why}")));
         }
         if name
             .split('/')
@@ -76,6 +77,8 @@ mod tests {
             "a\\b",
             "a\u{0}b",
             "dir/",
+            "\u{202e}gnp.exe",
+            "a/\u{200b}",
         ] {
             assert!(FileName::parse(bad).is_err(), "{bad:?}");
         }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::invalid::Invalid;
+use super::{invalid::Invalid, text::hidden_or_control};
 
 pub const MAX_RECORD_NAME_CHARS: usize = 50;
 pub const MAX_PRICE: i64 = 1_000_000_000;
@@ -33,7 +33,7 @@ impl fmt::Display for RecordId {
     }
 }
 
-/// 1 to 50 characters after trimming, no control characters.
+/// 1 to 50 characters after trimming, something visible, no control or format characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordName(String);
 
@@ -46,8 +46,8 @@ impl RecordName {
                 "name must be 1 to {MAX_RECORD_NAME_CHARS} characters (got {chars})"
             )));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(Invalid("name may not contain control characters".into()));
+        if let Some(why) = hidden_or_control(trimmed) {
+            return Err(Invalid(format!("name {why}")));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -94,6 +94,7 @@ mod tests {
         assert!(RecordName::parse(&"é".repeat(50)).is_ok());
         assert!(RecordName::parse(&"a".repeat(51)).is_err());
         assert!(RecordName::parse("a\u{0}b").is_err());
+        assert!(RecordName::parse("\u{202e}\u{200b}").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the user's id, so no one else can read, list, change or delete them.
 
 use axum::{
-    extract::{Path, Query},
+    extract::{Path, Query, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -23,6 +23,7 @@ use crate::{
         paging,
         store::Store,
     },
+    state::AppState,
     storage::{
         records::{self, Fields, ListOptions, Patch, Record},
         ETag, StorageError,
@@ -160,12 +161,19 @@ pub async fn list(
     ),
 )]
 pub async fn create(
+    State(state): State<AppState>,
     caller: Caller,
     storage: Store,
     JsonBody(input): JsonBody<RecordInput>,
 ) -> Result<Response, AppError> {
     let fields = fields(input)?;
-    let record = storage.records.create(&caller.owner(), fields).await?;
+    let owner = caller.owner();
+    let record = storage.records.create(&owner, fields).await?;
+    // An erasure that ran while this was in flight must not leave the record behind.
+    state
+        .accounts
+        .confirm_write(&caller, || storage.records.delete(&owner, &record.id, None))
+        .await?;
     let response = (
         StatusCode::CREATED,
         [(header::LOCATION, location(&record.id))],

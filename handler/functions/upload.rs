@@ -5,7 +5,7 @@
 
 use axum::{
     body::Body,
-    extract::{FromRequest, Multipart, Path, Query, Request},
+    extract::{multipart::MultipartError, FromRequest, Multipart, Path, Query, Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -14,8 +14,11 @@ use percent_encoding::utf8_percent_encode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use futures::StreamExt;
+
 use crate::{
-    domain::{FileName, Owner, MAX_FILE_NAME_CHARS},
+    accounts::Accounts,
+    domain::{FileName, MAX_FILE_NAME_CHARS},
     error::{AppError, ErrorBody},
     http::{
         bodies::{FileBody, SEGMENT},
@@ -25,8 +28,9 @@ use crate::{
         paging,
         store::Store,
     },
+    state::AppState,
     storage::{
-        files::{FileInfo, MAX_LIST},
+        files::{BodyError, FileInfo, MAX_LIST},
         wiring::Storage,
         StorageError,
     },
@@ -71,7 +75,7 @@ fn file_name(name: &str) -> Result<FileName, AppError> {
 
 fn not_found(name: &FileName) -> impl FnOnce(StorageError) -> AppError + '_ {
     move |error| match error {
-        StorageError::NotFound => AppError::NotFound(format!("no file {name:?}")),
+        StorageError::NotFound => AppError::NotFound(format!("no file {:?}", name.as_str())),
         other => other.into(),
     }
 }
@@ -120,9 +124,51 @@ fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), AppError
     }
 }
 
-async fn store_raw(
+/// The body limit ends an over-long body with a length-limit error: that is a 413 like any
+/// other oversized upload, not an interruption.
+fn body_error(error: axum::Error) -> BodyError {
+    let too_large = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+        .any(|e| e.is::<http_body_util::LengthLimitError>());
+    if too_large {
+        BodyError::TooLarge
+    } else {
+        BodyError::from(error)
+    }
+}
+
+fn multipart_error(error: MultipartError) -> BodyError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        BodyError::TooLarge
+    } else {
+        BodyError::Failed(error.body_text())
+    }
+}
+
+/// Keeps the files just stored for `caller`, unless their account was erased meanwhile.
+async fn confirm(
+    accounts: &Accounts,
     storage: &Storage,
-    owner: &Owner,
+    caller: &Caller,
+    files: &[FileInfo],
+) -> Result<(), AppError> {
+    let owner = caller.owner();
+    accounts
+        .confirm_write(caller, || async {
+            for file in files {
+                if let Ok(name) = FileName::parse(&file.name) {
+                    storage.files.delete(&owner, &name).await?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+async fn store_raw(
+    state: &AppState,
+    storage: &Storage,
+    caller: &Caller,
     name: &FileName,
     request: Request,
 ) -> Result<Response, AppError> {
@@ -134,11 +180,21 @@ async fn store_raw(
             .and_then(|value| value.to_str().ok()),
         name,
     );
-    let body = request.into_body().into_data_stream();
+    let body = request
+        .into_body()
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(body_error));
     let file = storage
         .files
-        .upload(owner, name, &content_type, body)
+        .upload(&caller.owner(), name, &content_type, body)
         .await?;
+    confirm(
+        &state.accounts,
+        storage,
+        caller,
+        std::slice::from_ref(&file),
+    )
+    .await?;
     Ok(created(&file))
 }
 
@@ -207,6 +263,7 @@ pub async fn list(
     ),
 )]
 pub async fn post(
+    State(state): State<AppState>,
     caller: Caller,
     storage: Store,
     Query(params): Query<UploadParams>,
@@ -226,7 +283,7 @@ pub async fn post(
         let name = params.name.as_deref().ok_or_else(|| {
             AppError::InvalidInput("give the file name as ?name=, or send a multipart form".into())
         })?;
-        return store_raw(&storage, &caller.owner(), &file_name(name)?, request).await;
+        return store_raw(&state, &storage, &caller, &file_name(name)?, request).await;
     }
 
     check_declared_length(request.headers(), storage.files.max_bytes())?;
@@ -236,7 +293,13 @@ pub async fn post(
     let mut stored = Vec::new();
     loop {
         let field = multipart.next_field().await.map_err(|error| {
-            AppError::MalformedBody(format!("invalid multipart body: {}", error.body_text()))
+            if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge {
+                    limit: storage.files.max_bytes(),
+                }
+            } else {
+                AppError::MalformedBody(format!("invalid multipart body: {}", error.body_text()))
+            }
         })?;
         let Some(field) = field else { break };
         if field.name() != Some("file") {
@@ -247,12 +310,14 @@ pub async fn post(
             .ok_or_else(|| AppError::InvalidInput("a file part has no filename".into()))
             .and_then(file_name)?;
         let content_type = content_type_for(field.content_type(), &name);
+        let body = field.map(|chunk| chunk.map_err(multipart_error));
         let file = storage
             .files
-            .upload(&caller.owner(), &name, &content_type, field)
+            .upload(&caller.owner(), &name, &content_type, body)
             .await?;
         stored.push(file);
     }
+    confirm(&state.accounts, &storage, &caller, &stored).await?;
     match stored.as_slice() {
         [] => Err(AppError::InvalidInput("the form has no `file` part".into())),
         [one] => Ok(created(one)),
@@ -279,12 +344,13 @@ pub async fn post(
     ),
 )]
 pub async fn put(
+    State(state): State<AppState>,
     caller: Caller,
     storage: Store,
     Path(name): Path<String>,
     request: Request,
 ) -> Result<Response, AppError> {
-    store_raw(&storage, &caller.owner(), &file_name(&name)?, request).await
+    store_raw(&state, &storage, &caller, &file_name(&name)?, request).await
 }
 
 /// Downloads a file, with `Range`, `If-None-Match` and `HEAD` support.
@@ -455,13 +521,12 @@ fn download_headers(file: &FileInfo, name: &FileName) -> HeaderMap {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    // User content never runs with this origin's privileges, even if a browser renders it.
-    if !file.content_type.starts_with("application/pdf") {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; sandbox"),
-        );
-    }
+    // User content never runs with this origin's privileges, whatever type it claims and
+    // even if a browser renders it.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
     headers
 }
 

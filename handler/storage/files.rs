@@ -1,7 +1,7 @@
 //! Uploaded files: validated names, streaming uploads in fixed-size blocks with the SHA-256
 //! computed on the way, size limits, and owner prefixes, written once over any [`BlobStore`].
 
-use std::{fmt, ops::Range, sync::Arc};
+use std::{ops::Range, sync::Arc};
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -26,6 +26,22 @@ pub struct FileInfo {
     pub etag: ETag,
     pub last_modified: time::OffsetDateTime,
     pub sha256: Option<String>,
+}
+
+/// Why a body being uploaded stopped before its end.
+#[derive(Debug)]
+pub enum BodyError {
+    /// It went past a limit enforced before it reached storage (the host's body limit).
+    TooLarge,
+    /// The client went away, or the body could not be read.
+    Failed(String),
+}
+
+/// Any error of a body stream is a failure; the HTTP layer says which ones are a limit.
+impl<E: std::error::Error> From<E> for BodyError {
+    fn from(error: E) -> Self {
+        Self::Failed(error.to_string())
+    }
 }
 
 #[derive(Debug, Error)]
@@ -93,7 +109,7 @@ impl Files {
     ) -> Result<FileInfo, FileError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
-        E: fmt::Display,
+        E: Into<BodyError>,
     {
         let mut upload = self
             .store
@@ -104,7 +120,12 @@ impl Files {
         let mut size: u64 = 0;
         let mut block = BytesMut::with_capacity(BLOCK_BYTES);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|error| FileError::Interrupted(error.to_string()))?;
+            let chunk = chunk.map_err(|error| match error.into() {
+                BodyError::TooLarge => FileError::TooLarge {
+                    limit: self.max_bytes,
+                },
+                BodyError::Failed(why) => FileError::Interrupted(why),
+            })?;
             size += chunk.len() as u64;
             if size > self.max_bytes {
                 return Err(FileError::TooLarge {

@@ -128,6 +128,12 @@ pub trait EntityStore: Send + Sync + std::fmt::Debug {
 
     /// Creates the table if it does not exist.
     async fn ensure_table(&self, table: &str) -> Result<(), StorageError>;
+
+    /// Makes the bytes of deleted entities unrecoverable from the store's own files (after an
+    /// erasure). A service like Azure Table storage has no such files to clean: nothing to do.
+    async fn purge(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// A blob's bytes as they arrive from storage.

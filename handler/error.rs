@@ -318,7 +318,9 @@ impl From<AccountError> for AppError {
         match error {
             AccountError::Invalid(invalid) => invalid.into(),
             AccountError::WeakPassword(why) => Self::InvalidInput(why),
-            AccountError::UsernameTaken => Self::Conflict(error.to_string()),
+            AccountError::UsernameTaken | AccountError::Changed => {
+                Self::Conflict(error.to_string())
+            }
             AccountError::NotSignedIn
             | AccountError::WrongCredentials
             | AccountError::WrongPassword(_)
@@ -332,6 +334,38 @@ impl From<AccountError> for AppError {
             AccountError::Storage(error) => error.into(),
         }
     }
+}
+
+/// What is wrong with a JSON document, in the client's terms: serde's message without our
+/// type names (`expected struct Credentials` becomes `expected a JSON object`, `expected i64`
+/// `expected an integer`) and without the offending value, which may be a password.
+pub fn json_problem(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let (problem, position) = match message.rfind(" at line ") {
+        Some(at) => message.split_at(at),
+        None => (message.as_str(), ""),
+    };
+    let Some((found, expected)) = problem.split_once(", expected ") else {
+        return message;
+    };
+    let found = match found.split_once(": ") {
+        // "invalid type: integer `123`": the kind, not the value.
+        Some((what, value)) if what == "invalid type" || what == "invalid value" => {
+            let kind = value.split(['`', '"']).next().unwrap_or(value).trim_end();
+            format!("{what}: {kind}")
+        }
+        _ => found.to_owned(),
+    };
+    let expected = match expected {
+        e if e.starts_with("struct ") || e.starts_with("map") => "a JSON object",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => "an integer",
+        "f32" | "f64" => "a number",
+        "unit" => "null",
+        e if e.starts_with("a ") || e.starts_with("an ") || e.starts_with("one of") => e,
+        _ => "another value",
+    };
+    format!("{found}, expected {expected}{position}")
 }
 
 /// Middleware: turns any error response that is not already our JSON (axum's 404/405, body-limit
@@ -448,6 +482,35 @@ mod tests {
             assert!(!body.to_string().contains("tfl/x"), "{body}");
             assert!(!body.to_string().contains("app_key"), "{body}");
         }
+    }
+
+    #[test]
+    fn json_problems_name_no_type_and_echo_no_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Credentials {
+            password: String,
+            price: i64,
+        }
+        for (json, expected) in [
+            (
+                r#""just a string""#,
+                "invalid type: string, expected a JSON object at line 1 column 15",
+            ),
+            (
+                r#"{"password": 123456789012345}"#,
+                "invalid type: integer, expected a string at line 1 column 28",
+            ),
+            (
+                r#"{"password": "x", "price": 1.5}"#,
+                "invalid type: floating point, expected an integer at line 1 column 30",
+            ),
+        ] {
+            let error = serde_json::from_str::<Credentials>(json).unwrap_err();
+            assert_eq!(json_problem(&error), expected, "{json}");
+        }
+        let syntax = serde_json::from_str::<Credentials>("{").unwrap_err();
+        assert_eq!(json_problem(&syntax), syntax.to_string());
     }
 
     #[test]

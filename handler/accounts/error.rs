@@ -28,6 +28,9 @@ pub enum AccountError {
     Locked { retry_after_secs: u64 },
     #[error("X-MS-CLIENT-PRINCIPAL is not valid")]
     InvalidPrincipal,
+    /// Another request changed the profile while this one ran.
+    #[error("the profile changed while this request ran: read it again and retry")]
+    Changed,
     /// Concurrent writers kept winning the race for the account.
     #[error("the account is busy; try again")]
     Busy,
@@ -53,6 +56,8 @@ impl From<UserError> for AccountError {
         match error {
             UserError::UsernameTaken => Self::UsernameTaken,
             UserError::Busy => Self::Busy,
+            // The account an operation works on is gone: erased while the request ran.
+            UserError::Storage(StorageError::NotFound) => Self::NotSignedIn,
             UserError::Storage(error) => Self::Storage(error),
         }
     }

@@ -152,7 +152,7 @@ impl Accounts {
     /// change or an erasure): reserve an attempt with a conditional write first, and only then
     /// verify, so that of any number of concurrent guesses at most the allowance is verified
     /// and the rest are refused at once with the lock. A correct password clears the count
-    /// (and rehashes an outdated hash). Returns the account as verified, whose credential
+    /// when no other check overlapped it (and rehashes an outdated hash). Returns the account as verified, whose credential
     /// stamp a new session must carry.
     async fn check_password(
         &self,
@@ -186,6 +186,9 @@ impl Accounts {
             ),
         };
         let reservation = reservation?;
+        // What the counter looked like right after our reservation: if it still does when
+        // the check succeeds, no other check overlapped ours and the count can be cleared.
+        let reserved = user.as_ref().map(|user| user.attempts);
         let verified_hash = user.as_ref().and_then(|user| user.password_hash.clone());
         let verified = self
             .passwords
@@ -205,24 +208,29 @@ impl Accounts {
             Verified::YesRehash => Some(self.passwords.hash(password).await?),
             _ => None,
         };
-        let (settled, still_verified) = storage
+        let settled = storage
             .users
             .update(&user.id, |current| {
                 if current.password_hash != verified_hash {
                     // Changed while we verified: what we checked is no longer the password.
                     return false;
                 }
-                current.attempts = Attempts::default();
+                // Other checks overlapped ours: they stay counted (and a lock they set stays).
+                if Some(current.attempts) == reserved {
+                    current.attempts = Attempts::default();
+                }
                 if let Some(hash) = &rehashed {
                     current.password_hash = Some(hash.clone());
                 }
                 true
             })
-            .await?;
-        if !still_verified {
-            return Err(refused());
+            .await;
+        match settled {
+            Ok((settled, true)) => Ok(settled),
+            // Changed, or erased, while we verified.
+            Ok((_, false)) | Err(UserError::Storage(StorageError::NotFound)) => Err(refused()),
+            Err(error) => Err(error.into()),
         }
-        Ok(settled)
     }
 
     /// Exchanges a username and password for a session.
@@ -242,11 +250,17 @@ impl Accounts {
         let user = self
             .check_password(&storage, guard, password, AccountError::WrongCredentials)
             .await?;
+        if Username::parse(username).ok().as_ref() != Some(&user.username) {
+            // A claim left behind by a failed rename: the account no longer holds this name.
+            return Err(AccountError::WrongCredentials);
+        }
         self.start_session(&storage, &user, now_unix()).await
     }
 
     /// A session under the account's current credential stamp: if the password changes after
-    /// the check that led here, the session is dead on arrival.
+    /// the check that led here, the session is dead on arrival. If the account was erased
+    /// meanwhile, the session row (which carries the user's id) is removed again, like any
+    /// other write that raced an erasure.
     async fn start_session(
         &self,
         storage: &Storage,
@@ -261,11 +275,17 @@ impl Accounts {
             .sessions
             .create(&Session {
                 user: user.id.clone(),
-                secret_hash,
+                secret_hash: secret_hash.clone(),
                 expires_at,
                 stamp: user.stamp.clone(),
             })
             .await?;
+        self.confirm_write(&user.id, || storage.sessions.revoke(&user.id, &secret_hash))
+            .await
+            .map_err(|error| match error {
+                AccountError::NotSignedIn => AccountError::WrongCredentials,
+                other => other,
+            })?;
         Ok(SignedIn { token, expires_at })
     }
 
@@ -391,6 +411,10 @@ impl Accounts {
         let updated = storage
             .users
             .update(&user.id, |current| {
+                if renamed.is_some() && current.username != user.username {
+                    // Renamed by a concurrent request: ours would leave its claim behind.
+                    return false;
+                }
                 if let Some((verified_hash, new_hash)) = &new_password {
                     if current.password_hash != *verified_hash {
                         return false;
@@ -411,8 +435,10 @@ impl Accounts {
                     storage.users.release(name).await;
                 }
                 return Err(match outcome {
-                    // Another password change won: this session's stamp is gone with it.
-                    Ok(_) => AccountError::NotSignedIn,
+                    // Another change won the race: a password change took this session's
+                    // stamp with it; a rename must be retried on the new profile.
+                    Ok(_) if new_password.is_some() => AccountError::NotSignedIn,
+                    Ok(_) => AccountError::Changed,
                     Err(error) => error.into(),
                 });
             }
@@ -481,16 +507,16 @@ impl Accounts {
         Ok(Erased { records, files })
     }
 
-    /// Call after a write that creates something for `caller` has committed. If their account
+    /// Call after a write that creates something for `user` has committed. If their account
     /// was erased while the write was in flight, the write must not outlive it: `undo` runs,
     /// the deleted bytes are purged, and the caller is told they are signed out.
-    pub async fn confirm_write<F, Fut>(&self, caller: &Caller, undo: F) -> Result<(), AccountError>
+    pub async fn confirm_write<F, Fut>(&self, user: &UserId, undo: F) -> Result<(), AccountError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), StorageError>>,
     {
         let storage = self.storage.get().await?;
-        match storage.users.get(&caller.user).await {
+        match storage.users.get(user).await {
             Ok(_) => Ok(()),
             Err(StorageError::NotFound) => {
                 match undo().await {

@@ -172,7 +172,9 @@ pub async fn create(
     // An erasure that ran while this was in flight must not leave the record behind.
     state
         .accounts
-        .confirm_write(&caller, || storage.records.delete(&owner, &record.id, None))
+        .confirm_write(&caller.user, || {
+            storage.records.delete(&owner, &record.id, None)
+        })
         .await?;
     let response = (
         StatusCode::CREATED,

@@ -153,7 +153,7 @@ async fn confirm(
 ) -> Result<(), AppError> {
     let owner = caller.owner();
     accounts
-        .confirm_write(caller, || async {
+        .confirm_write(&caller.user, || async {
             for file in files {
                 if let Ok(name) = FileName::parse(&file.name) {
                     storage.files.delete(&owner, &name).await?;

@@ -116,7 +116,10 @@ async fn run(api: Router, request: Request) -> Result<InvocationResult, AppError
             limit: MAX_PAYLOAD_BYTES as u64,
         })?;
     let invocation: Invocation = serde_json::from_slice(&payload).map_err(|error| {
-        AppError::InvalidInvocation(format!("invalid invocation payload: {error}"))
+        AppError::InvalidInvocation(format!(
+            "invalid invocation payload: {}",
+            crate::error::json_problem(&error)
+        ))
     })?;
     let inner = into_http_request(invocation.data.req)?;
     // The router's error type is Infallible: every failure is already a response.

@@ -10,7 +10,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
-use crate::error::AppError;
+use crate::error::{json_problem, AppError};
 
 /// JSON bodies here are small records; nothing needs more.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -69,10 +69,10 @@ async fn read_bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        // "price: invalid type: floating point `1.5`, expected i64" names the field and the
+        // "price: invalid type: floating point, expected an integer" names the field and the
         // problem, which is what the client needs to fix it.
         let path = error.path().to_string();
-        let inner = error.into_inner();
+        let inner = json_problem(&error.into_inner());
         if path == "." {
             AppError::InvalidInput(format!("invalid JSON body: {inner}"))
         } else {

@@ -405,18 +405,43 @@ impl Users {
                     .await,
             )?;
         }
-        // The name only if it still points here: it may have been claimed anew meanwhile.
-        if self.id_by_username(&user.username).await?.as_ref() == Some(&user.id) {
-            ignore_missing(
-                self.store
-                    .delete(
-                        &self.table,
-                        USERNAME_PARTITION,
-                        user.username.as_str(),
-                        IfMatch::Any,
-                    )
-                    .await,
-            )?;
+        // Every name claim that points here, not only the current name's: a rename or
+        // registration that failed midway can leave one behind, and it carries the id.
+        let mut after: Option<String> = None;
+        loop {
+            let claims = self
+                .store
+                .query(
+                    &self.table,
+                    USERNAME_PARTITION,
+                    Query {
+                        property_equals: Some(("userId", user.id.as_str())),
+                        after_row_key: after.as_deref(),
+                        limit: 1000,
+                    },
+                )
+                .await?;
+            let Some(last) = claims.last().map(|claim| claim.row_key.clone()) else {
+                break;
+            };
+            for claim in &claims {
+                ignore_missing(
+                    self.store
+                        .delete(
+                            &self.table,
+                            USERNAME_PARTITION,
+                            &claim.row_key,
+                            IfMatch::ETag(&claim.etag),
+                        )
+                        .await,
+                )
+                .or_else(|error| match error {
+                    // Claimed anew by someone else since: theirs now.
+                    StorageError::PreconditionFailed => Ok(()),
+                    other => Err(other),
+                })?;
+            }
+            after = Some(last);
         }
         ignore_missing(
             self.store
@@ -477,7 +502,8 @@ impl Sessions {
             stamp: stamp.to_owned(),
             ..session.clone()
         };
-        self.store
+        match self
+            .store
             .replace(
                 &self.table,
                 session.user.as_str(),
@@ -486,7 +512,11 @@ impl Sessions {
                 IfMatch::Any,
             )
             .await
-            .map(|_| ())
+        {
+            // Signed out meanwhile: nothing to move.
+            Ok(_) | Err(StorageError::NotFound) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// The session, if it exists and has not expired (an expired one is deleted on sight).

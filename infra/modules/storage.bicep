@@ -27,7 +27,7 @@ param tags object = {}
 ])
 param skuName string = 'Standard_LRS'
 
-@description('Days that deleted blobs and containers stay recoverable (soft delete).')
+@description('Days that deleted blobs and containers stay recoverable (soft delete). Also how long an erased user\'s files can still be restored by an administrator of the account (README, Account security).')
 @minValue(1)
 @maxValue(365)
 param deleteRetentionDays int = 7

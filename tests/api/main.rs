@@ -8,6 +8,7 @@
 
 mod common;
 
+mod account_guarantees;
 mod bikepoint;
 mod docs;
 mod errors;

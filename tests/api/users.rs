@@ -1,7 +1,9 @@
 //! Accounts end to end: registration rules, login, lockout, sessions, ownership of records and
 //! files, Easy Auth, and the GDPR rights (export, rectification, erasure that leaves nothing).
 
-use crate::common::{self, azurite_settings, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::common::{
+    self, azurite_settings_for_users, spawn_app, spawn_app_with, TestApp, PASSWORD,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -121,14 +123,6 @@ async fn concurrent_registrations_of_one_name_let_exactly_one_through() {
             "{statuses:?}"
         );
     }
-}
-
-fn azurite_settings_for_users() -> Vec<(&'static str, String)> {
-    let mut settings = azurite_settings();
-    settings.push(("USERS_TABLE", common::unique_table("users")));
-    settings.push(("SESSIONS_TABLE", common::unique_table("sessions")));
-    settings.push(("UPLOADS_CONTAINER", common::unique_table("uploads")));
-    settings
 }
 
 #[tokio::test]
@@ -546,7 +540,7 @@ async fn export_then_erasure_leaves_nothing_carrying_the_user_id() {
 }
 
 /// Every row of every table and every stored file name and sidecar in the embedded backend.
-fn scan_embedded(app: &TestApp) -> Vec<String> {
+pub(crate) fn scan_embedded(app: &TestApp) -> Vec<String> {
     let connection =
         rusqlite::Connection::open(app.data_dir.path().join("tables.sqlite3")).unwrap();
     let mut statement = connection
@@ -580,7 +574,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Every entity of the given tables and every blob name in the container, straight from Azurite.
-async fn scan_azurite(tables: &[&str], container: &str) -> Vec<String> {
+pub(crate) async fn scan_azurite(tables: &[&str], container: &str) -> Vec<String> {
     use azure_storage_blobs::prelude::*;
     use futures::StreamExt;
     let connection = common::azurite_connection_string();

@@ -71,6 +71,15 @@ pub fn azurite_settings() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Azurite settings with every table and the container of their own.
+pub fn azurite_settings_for_users() -> Vec<(&'static str, String)> {
+    let mut settings = azurite_settings();
+    settings.push(("USERS_TABLE", unique_table("users")));
+    settings.push(("SESSIONS_TABLE", unique_table("sessions")));
+    settings.push(("UPLOADS_CONTAINER", unique_table("uploads")));
+    settings
+}
+
 /// Serves the app as `main` does, on 127.0.0.1:0, with the embedded backend in a fresh
 /// directory, for the rest of the test.
 pub async fn spawn_app() -> TestApp {

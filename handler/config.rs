@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::{
     domain::Secret,
+    server,
     storage::{
         self,
         azure::Connection,
@@ -72,6 +73,12 @@ pub enum Kind {
     },
     /// `3600`, `3600s`, `90m`, `1h`, `7d`: from a minute to 30 days.
     Duration,
+    /// A count (of connections, say) from `min` to `max`.
+    Count {
+        min: u64,
+        max: u64,
+        expected: &'static str,
+    },
     /// A number of bytes from `min` to `max`.
     Bytes {
         min: u64,
@@ -167,6 +174,24 @@ settings! {
         default: Some("10"),
         deploy: LocalOnly,
         doc: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits.",
+    }
+    HEADER_TIMEOUT {
+        kind: Kind::Seconds { min: 1, max: 300, expected: "whole seconds from 1 to 300" },
+        default: Some("10"),
+        deploy: LocalOnly,
+        doc: "Seconds a client may take to send a request's headers, and a keep-alive connection may stay idle; then the connection is closed.",
+    }
+    BODY_TIMEOUT {
+        kind: Kind::Seconds { min: 1, max: 600, expected: "whole seconds from 1 to 600" },
+        default: Some("30"),
+        deploy: LocalOnly,
+        doc: "Seconds a request body may go without sending data (a slow upload that keeps sending is fine); then the request fails.",
+    }
+    MAX_CONNECTIONS {
+        kind: Kind::Count { min: 1, max: 65536, expected: "a count from 1 to 65536" },
+        default: Some("1024"),
+        deploy: LocalOnly,
+        doc: "Connections served at once; more wait in the listen backlog, established ones are not disturbed.",
     }
     STORAGE_CONNECTION_STRING {
         kind: Kind::ConnectionString,
@@ -286,6 +311,7 @@ pub struct Config {
     pub session_ttl: Duration,
     pub trust_easy_auth: bool,
     pub tfl: TflConfig,
+    pub server: server::Limits,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -340,6 +366,11 @@ impl Config {
             session_ttl: env.value(SESSION_TTL)?,
             trust_easy_auth: env.value(TRUST_EASY_AUTH)?,
             tfl,
+            server: server::Limits {
+                header_timeout: env.value(HEADER_TIMEOUT)?,
+                body_timeout: env.value(BODY_TIMEOUT)?,
+                max_connections: env.value(MAX_CONNECTIONS)?,
+            },
         })
     }
 }
@@ -431,6 +462,7 @@ fn declared(name: &'static str) -> &'static Setting {
 /// What a [`Kind`] reads.
 enum Value {
     Port(u16),
+    Count(usize),
     Duration(Duration),
     Bytes(u64),
     Bool(bool),
@@ -459,6 +491,7 @@ macro_rules! from_value {
 
 from_value! {
     Port => u16,
+    Count => usize,
     Duration => Duration,
     Bytes => u64,
     Bool => bool,
@@ -508,6 +541,10 @@ impl Kind {
             }),
             Kind::Bytes { min, max, expected } => number(min, max)
                 .map(Value::Bytes)
+                .ok_or_else(|| invalid(expected)),
+            Kind::Count { min, max, expected } => number(min, max)
+                .and_then(|count| usize::try_from(count).ok())
+                .map(Value::Count)
                 .ok_or_else(|| invalid(expected)),
             Kind::Bool if word.eq_ignore_ascii_case("true") || word == "1" => Ok(Value::Bool(true)),
             Kind::Bool if word.eq_ignore_ascii_case("false") || word == "0" => {
@@ -811,6 +848,7 @@ mod tests {
         for setting in SETTINGS {
             if let Kind::Millis { min, max, expected }
             | Kind::Seconds { min, max, expected }
+            | Kind::Count { min, max, expected }
             | Kind::Bytes { min, max, expected } = setting.kind
             {
                 assert!(

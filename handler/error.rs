@@ -50,6 +50,10 @@ pub enum AppError {
     /// An If-Match that no longer matches: the client must re-read.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// Too much work is waiting (the password hashing queue is full): a 503 with a short
+    /// `Retry-After`, said as it is; nothing is broken, so nothing is logged as an error.
+    #[error("{0}")]
+    Overloaded(String),
     /// A dependency (storage) is down or throttling; the cause is logged, not shown.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -100,7 +104,7 @@ impl AppError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Status { status, .. } | Self::Upstream { status, .. } => *status,
@@ -118,7 +122,7 @@ impl AppError {
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Conflict(_) => "conflict",
             Self::PreconditionFailed(_) => "precondition_failed",
-            Self::Unavailable(_) => "service_unavailable",
+            Self::Unavailable(_) | Self::Overloaded(_) => "service_unavailable",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Status { status, .. } | Self::Upstream { status, .. } => code_for_status(*status),
@@ -229,6 +233,7 @@ impl IntoResponse for AppError {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             Self::Unavailable(_) => Some(5),
+            Self::Overloaded(_) => Some(1),
             Self::Upstream { retry_after, .. } => *retry_after,
             _ => None,
         };
@@ -330,8 +335,54 @@ impl From<AccountError> for AppError {
                 retry_after_secs,
             },
             AccountError::Busy => Self::Unavailable(error.to_string()),
+            AccountError::Overloaded => Self::Overloaded(error.to_string()),
             AccountError::Hashing(_) | AccountError::Internal(_) => Self::internal(error),
             AccountError::Storage(error) => error.into(),
+        }
+    }
+}
+
+/// Why reading a request body failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFailure {
+    /// It went past a length limit.
+    TooLarge,
+    /// No data arrived for `BODY_TIMEOUT` (the server's inactivity limit).
+    TimedOut,
+    /// The client went away or sent a broken body.
+    Broken,
+}
+
+/// Reads the cause out of a body error's chain.
+pub fn body_failure(error: &(dyn std::error::Error + 'static)) -> BodyFailure {
+    let mut causes = std::iter::successors(Some(error), |e| e.source());
+    causes
+        .find_map(|cause| {
+            if cause.is::<http_body_util::LengthLimitError>() {
+                Some(BodyFailure::TooLarge)
+            } else if cause.is::<tower_http::timeout::TimeoutError>() {
+                Some(BodyFailure::TimedOut)
+            } else {
+                None
+            }
+        })
+        .unwrap_or(BodyFailure::Broken)
+}
+
+impl AppError {
+    /// A request body that could not be read whole, read with at most `limit` bytes.
+    pub fn reading_body(error: &axum::Error, limit: usize) -> Self {
+        match body_failure(error) {
+            BodyFailure::TooLarge => Self::PayloadTooLarge {
+                limit: limit as u64,
+            },
+            BodyFailure::TimedOut => Self::Status {
+                status: StatusCode::REQUEST_TIMEOUT,
+                message: "the request body stopped arriving; send it without long pauses".into(),
+            },
+            BodyFailure::Broken => {
+                Self::MalformedBody("the request body could not be read to its end".into())
+            }
         }
     }
 }

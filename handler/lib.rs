@@ -21,10 +21,11 @@
 //! - [`domain`]: parsed values (`UserId`, `Username`, `Owner`, `RecordId`, `RecordName`,
 //!   `Price`, `FileName`), the validation error and the clock; no I/O, imports nothing of ours.
 //! - [`config`] (typed settings from the environment), [`limits`] (the host's limits; imports
-//!   nothing), [`logging`] (one line per request, secrets redacted), [`package`] (`dist/` and
-//!   `dist.zip`).
+//!   nothing), [`logging`] (one line per request, secrets redacted), [`server`] (connections
+//!   and their timeouts), [`package`] (`dist/` and `dist.zip`).
 //!
-//! [`app`] builds the whole service; `main.rs` only reads config, binds and calls [`serve`].
+//! [`app`] builds the whole service; `main.rs` only reads config, binds and calls
+//! [`server::serve`], which serves it within the connection limits.
 
 pub mod accounts;
 pub mod config;
@@ -36,24 +37,17 @@ pub mod http;
 pub mod limits;
 pub mod logging;
 pub mod package;
+pub mod server;
 pub mod state;
 pub mod storage;
 pub mod tfl;
-
-use std::{
-    future::{Future, IntoFuture},
-    io,
-    time::Duration,
-};
 
 use axum::{
     http::StatusCode,
     middleware,
     routing::{any, get},
-    serve::ListenerExt,
     Router,
 };
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
 
@@ -106,69 +100,4 @@ pub fn app(state: AppState) -> Router {
                 .layer(middleware::from_fn(logging::log_request))
                 .layer(middleware::from_fn(error::json_errors)),
         )
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and gives
-/// in-flight requests up to `grace` to finish.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let listener = listener.tap_io(|tcp| {
-        // Small request/response pairs: do not let Nagle hold them back.
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        })
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => return result,
-        _ = stopping_rx => {}
-    }
-    tracing::info!(
-        grace_secs = grace.as_secs(),
-        "shutting down: finishing in-flight requests"
-    );
-    match tokio::time::timeout(grace, server).await {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::warn!("in-flight requests did not finish in time; exiting anyway");
-            Ok(())
-        }
-    }
-}
-
-/// Resolves on SIGTERM (how the host and Azure stop an instance) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
 }

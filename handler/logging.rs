@@ -1,10 +1,17 @@
 //! Logging: `tracing` to stdout (the host captures it), text or JSON lines, one line per request
 //! with the invocation id. Credentials that can ride in a query string are redacted.
 
-use std::{borrow::Cow, time::Instant};
+use std::{
+    fmt,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        OnceLock,
+    },
+    time::Instant,
+};
 
-use axum::{extract::Request, middleware::Next, response::Response};
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use axum::{extract::Request, http::Uri, middleware::Next, response::Response};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::{config::LogFormat, host};
@@ -18,6 +25,10 @@ const REDACTED_PARAMS: &[&str] = &["code", "app_key", "password", "token"];
 /// lines cost 4 MB of RSS and ~1,000 page faults before the first request.
 const BUFFERED_LINES: usize = 16 * 1024;
 
+/// Lines the writer dropped because its buffer was full, and how many of them were reported.
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+static REPORTED: AtomicUsize = AtomicUsize::new(0);
+
 /// Installs the global subscriber. Writes go through a background thread so a slow stdout never
 /// stalls a request; keep the guard alive until exit so buffered lines are flushed.
 ///
@@ -30,6 +41,7 @@ pub fn init(format: LogFormat, filter: &str) -> WorkerGuard {
             64 * 1024,
             std::io::stdout(),
         ));
+    let _ = DROPPED.set(writer.error_counter());
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|error| {
         eprintln!("RUST_LOG={filter:?} is not a valid filter ({error}); using \"info\"");
         EnvFilter::new("info")
@@ -49,71 +61,94 @@ pub fn init(format: LogFormat, filter: &str) -> WorkerGuard {
     guard
 }
 
-/// Middleware: one log line per request, after the response is ready.
+/// Says, once, how many lines were dropped since the last time it said so. Called before each
+/// request line, so a loss is reported by the next line that gets through: one atomic load
+/// when nothing was lost.
+fn report_dropped_lines() {
+    let Some(counter) = DROPPED.get() else {
+        return;
+    };
+    let dropped = counter.dropped_lines();
+    let reported = REPORTED.load(Ordering::Relaxed);
+    if dropped > reported
+        && REPORTED
+            .compare_exchange(reported, dropped, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        // The total too: if this line is itself dropped, the next report still adds up.
+        tracing::warn!(
+            dropped_lines = dropped - reported,
+            dropped_lines_total = dropped,
+            "log lines were dropped: the log writer fell behind"
+        );
+    }
+}
+
+/// Middleware: one log line per request, after the response is ready. Nothing here allocates:
+/// the method, URI and invocation id are reference-counted or inline, and the redacted path
+/// is written straight into the log line.
 pub async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let invocation_id = request
-        .headers()
-        .get(host::INVOCATION_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+    let invocation_id = request.headers().get(host::INVOCATION_ID_HEADER).cloned();
 
     let response = next.run(request).await;
 
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
-    let path = redact_query(uri.path(), uri.query());
-    let invocation_id = invocation_id.as_deref().unwrap_or("");
+    let path = Redacted(&uri);
+    let invocation_id = invocation_id
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    report_dropped_lines();
     if status >= 500 {
-        tracing::error!(%method, path = %path, status, latency_ms, invocation_id, "request");
+        tracing::error!(%method, %path, status, latency_ms, invocation_id, "request");
     } else {
-        tracing::info!(%method, path = %path, status, latency_ms, invocation_id, "request");
+        tracing::info!(%method, %path, status, latency_ms, invocation_id, "request");
     }
     response
 }
 
-/// `path?query` with the values of [`REDACTED_PARAMS`] replaced. Borrows when there is nothing
-/// to redact, which is the common case.
-pub fn redact_query<'a>(path: &'a str, query: Option<&'a str>) -> Cow<'a, str> {
-    let Some(query) = query else {
-        return Cow::Borrowed(path);
-    };
-    let is_secret = |pair: &str| {
-        let key = pair.split_once('=').map_or(pair, |(key, _)| key);
-        REDACTED_PARAMS
-            .iter()
-            .any(|secret| key.eq_ignore_ascii_case(secret))
-    };
-    if !query.split('&').any(is_secret) {
-        return Cow::Owned(format!("{path}?{query}"));
-    }
-    let redacted: Vec<Cow<'_, str>> = query
-        .split('&')
-        .map(|pair| {
-            if is_secret(pair) {
-                let key = pair.split_once('=').map_or(pair, |(key, _)| key);
-                Cow::Owned(format!("{key}=REDACTED"))
+/// `path?query` with the values of [`REDACTED_PARAMS`] replaced, written without building a
+/// string first.
+pub struct Redacted<'a>(pub &'a Uri);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.path())?;
+        let Some(query) = self.0.query() else {
+            return Ok(());
+        };
+        for (n, pair) in query.split('&').enumerate() {
+            f.write_str(if n == 0 { "?" } else { "&" })?;
+            let key = pair.split_once('=').map_or(pair, |(key, _)| key);
+            if REDACTED_PARAMS
+                .iter()
+                .any(|secret| key.eq_ignore_ascii_case(secret))
+            {
+                write!(f, "{key}=REDACTED")?;
             } else {
-                Cow::Borrowed(pair)
+                f.write_str(pair)?;
             }
-        })
-        .collect();
-    Cow::Owned(format!("{path}?{}", redacted.join("&")))
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact_query;
+    use super::Redacted;
+
+    fn redacted(uri: &str) -> String {
+        Redacted(&uri.parse().unwrap()).to_string()
+    }
 
     #[test]
     fn secrets_are_redacted_and_the_rest_kept() {
         assert_eq!(
-            redact_query(
-                "/api/hello",
-                Some("name=Ada&code=abc123&APP_KEY=k&password=p&token=t")
-            ),
+            redacted("/api/hello?name=Ada&code=abc123&APP_KEY=k&password=p&token=t"),
             "/api/hello?name=Ada&code=REDACTED&APP_KEY=REDACTED&password=REDACTED&token=REDACTED"
         );
     }
@@ -121,16 +156,13 @@ mod tests {
     #[test]
     fn similar_names_are_not_secrets() {
         assert_eq!(
-            redact_query("/api/x", Some("postcode=N1&codes=1")),
+            redacted("/api/x?postcode=N1&codes=1"),
             "/api/x?postcode=N1&codes=1"
         );
     }
 
     #[test]
-    fn no_query_borrows() {
-        assert!(matches!(
-            redact_query("/api/hello", None),
-            std::borrow::Cow::Borrowed(_)
-        ));
+    fn no_query_is_the_path() {
+        assert_eq!(redacted("/api/hello"), "/api/hello");
     }
 }

@@ -94,10 +94,11 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
             }
         });
         let app = handler::app(state);
-        match handler::serve(
+        match handler::server::serve(
             listener,
             app,
-            handler::shutdown_signal(),
+            config.server,
+            handler::server::shutdown_signal(),
             config.shutdown_timeout,
         )
         .await

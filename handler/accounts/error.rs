@@ -34,6 +34,9 @@ pub enum AccountError {
     /// Concurrent writers kept winning the race for the account.
     #[error("the account is busy; try again")]
     Busy,
+    /// More password checks are waiting than the hashing threads may queue.
+    #[error("too many password checks are waiting: retry in a moment")]
+    Overloaded,
     #[error("password hashing failed: {0}")]
     Hashing(String),
     #[error("{0}")]
@@ -46,6 +49,7 @@ impl From<PasswordError> for AccountError {
     fn from(error: PasswordError) -> Self {
         match error {
             PasswordError::Weak(why) => Self::WeakPassword(why),
+            PasswordError::Overloaded => Self::Overloaded,
             PasswordError::Hashing(why) => Self::Hashing(why),
         }
     }

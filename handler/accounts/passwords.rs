@@ -31,6 +31,9 @@ const COMMON: &str = include_str!("common_passwords.txt");
 pub enum PasswordError {
     #[error("{0}")]
     Weak(String),
+    /// The hashing queue is full: answer at once rather than wait behind it.
+    #[error("too many password checks are waiting")]
+    Overloaded,
     #[error("password hashing failed: {0}")]
     Hashing(String),
 }
@@ -48,12 +51,17 @@ pub enum Verified {
 /// with whatever CPU is left (argon2 is deliberately slow; a login can wait, a page should not).
 const HASHING_NICENESS: i32 = 19;
 
+/// Jobs that may wait per hashing thread. Each waiting job costs a request its latency (tens
+/// of milliseconds per job ahead of it) but little memory; beyond this a check is refused at
+/// once with 503, so a flood of logins cannot queue unbounded work.
+const QUEUED_PER_THREAD: usize = 16;
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// The queue of the hashing threads, started on first use.
 #[derive(Debug, Clone)]
 pub struct Passwords {
-    jobs: Arc<OnceLock<Mutex<mpsc::Sender<Job>>>>,
+    jobs: Arc<OnceLock<mpsc::SyncSender<Job>>>,
 }
 
 impl Default for Passwords {
@@ -85,12 +93,13 @@ impl Passwords {
 
     /// Like `spawn_blocking`, but on dedicated threads: at most `cores - 1` (each hash takes
     /// ~19 MiB and a core for tens of milliseconds), each at the lowest CPU priority.
-    fn pool(&self) -> &Mutex<mpsc::Sender<Job>> {
+    fn pool(&self) -> &mpsc::SyncSender<Job> {
         self.jobs.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel::<Job>();
-            let receiver = Arc::new(Mutex::new(receiver));
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            for n in 0..cores.saturating_sub(1).max(1) {
+            let threads = cores.saturating_sub(1).max(1);
+            let (sender, receiver) = mpsc::sync_channel::<Job>(threads * QUEUED_PER_THREAD);
+            let receiver = Arc::new(Mutex::new(receiver));
+            for n in 0..threads {
                 let receiver = Arc::clone(&receiver);
                 let spawned = std::thread::Builder::new()
                     .name(format!("argon2-{n}"))
@@ -112,7 +121,7 @@ impl Passwords {
                     tracing::error!(%error, "cannot start a password hashing thread");
                 }
             }
-            Mutex::new(sender)
+            sender
         })
     }
 
@@ -144,14 +153,17 @@ impl Passwords {
     ) -> Result<T, PasswordError> {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
+            // The request gave up (client gone, deadline passed): nobody wants the answer.
+            if done.is_closed() {
+                return;
+            }
             let _ = done.send(work());
         });
         let unavailable = || PasswordError::Hashing("the hashing threads are gone".into());
-        self.pool()
-            .lock()
-            .map_err(|_| unavailable())?
-            .send(job)
-            .map_err(|_| unavailable())?;
+        self.pool().try_send(job).map_err(|error| match error {
+            mpsc::TrySendError::Full(_) => PasswordError::Overloaded,
+            mpsc::TrySendError::Disconnected(_) => unavailable(),
+        })?;
         result.await.map_err(|_| unavailable())
     }
 
@@ -203,7 +215,69 @@ fn lower_priority() {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::FutureExt;
+
     use super::*;
+
+    fn threads() -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        cores.saturating_sub(1).max(1)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_an_abandoned_job_is_skipped() {
+        let passwords = Passwords::new();
+        // Occupy every hashing thread until `release` is dropped.
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let mut busy = Vec::new();
+        for _ in 0..threads() {
+            let (passwords, release_rx, started_tx) =
+                (passwords.clone(), release_rx.clone(), started_tx.clone());
+            busy.push(tokio::spawn(async move {
+                passwords
+                    .blocking(move || {
+                        let _ = started_tx.send(());
+                        let _ = release_rx.lock().map(|rx| rx.recv());
+                    })
+                    .await
+            }));
+        }
+        for _ in 0..threads() {
+            started_rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a hashing thread took the job");
+        }
+        // One job whose request goes away while it waits, then a full queue behind it.
+        let abandoned_ran = Arc::new(AtomicBool::new(false));
+        let flag = abandoned_ran.clone();
+        // Polled once (which queues it), then dropped, as when a client hangs up.
+        let abandoned = passwords
+            .blocking(move || flag.store(true, Ordering::SeqCst))
+            .now_or_never();
+        assert!(abandoned.is_none(), "it waits behind the busy threads");
+        while passwords.pool().try_send(Box::new(|| {})).is_ok() {}
+        assert!(matches!(
+            passwords.blocking(|| ()).await,
+            Err(PasswordError::Overloaded)
+        ));
+        drop(release_tx);
+        for task in busy {
+            task.await.expect("task").expect("job");
+        }
+        // Everything queued has run once this job, queued last, has.
+        while passwords.pool().try_send(Box::new(|| {})).is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        passwords.blocking(|| ()).await.expect("the queue drains");
+        assert!(
+            !abandoned_ran.load(Ordering::SeqCst),
+            "a job whose request was gone was run"
+        );
+    }
 
     #[test]
     fn the_dummy_hash_costs_what_a_real_one_does() {

@@ -119,9 +119,7 @@ async fn name_from_multipart(request: Request) -> Result<Option<String>, AppErro
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| AppError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES as u64,
-        })?;
+        .map_err(|error| AppError::reading_body(&error, MAX_BODY_BYTES))?;
     let request = Request::from_parts(parts, axum::body::Body::from(body));
     let mut multipart = Multipart::from_request(request, &())
         .await
@@ -140,9 +138,7 @@ async fn name_from_multipart(request: Request) -> Result<Option<String>, AppErro
 async fn read_body(request: Request) -> Result<Bytes, AppError> {
     to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
-        .map_err(|_| AppError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES as u64,
-        })
+        .map_err(|error| AppError::reading_body(&error, MAX_BODY_BYTES))
 }
 
 /// The essence of the Content-Type (`type/subtype`, lower-case, no parameters).

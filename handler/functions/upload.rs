@@ -19,7 +19,7 @@ use futures::StreamExt;
 use crate::{
     accounts::Accounts,
     domain::{FileName, MAX_FILE_NAME_CHARS},
-    error::{AppError, ErrorBody},
+    error::{body_failure, AppError, BodyFailure, ErrorBody},
     http::{
         bodies::{FileBody, SEGMENT},
         caller::Caller,
@@ -127,12 +127,12 @@ fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), AppError
 /// The body limit ends an over-long body with a length-limit error: that is a 413 like any
 /// other oversized upload, not an interruption.
 fn body_error(error: axum::Error) -> BodyError {
-    let too_large = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
-        .any(|e| e.is::<http_body_util::LengthLimitError>());
-    if too_large {
-        BodyError::TooLarge
-    } else {
-        BodyError::from(error)
+    match body_failure(&error) {
+        BodyFailure::TooLarge => BodyError::TooLarge,
+        BodyFailure::TimedOut => {
+            BodyError::Failed("no data arrived for longer than BODY_TIMEOUT".into())
+        }
+        BodyFailure::Broken => BodyError::from(error),
     }
 }
 

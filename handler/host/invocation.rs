@@ -112,9 +112,7 @@ pub async fn invoke(
 async fn run(api: Router, request: Request) -> Result<InvocationResult, AppError> {
     let payload = to_bytes(request.into_body(), MAX_PAYLOAD_BYTES)
         .await
-        .map_err(|_| AppError::PayloadTooLarge {
-            limit: MAX_PAYLOAD_BYTES as u64,
-        })?;
+        .map_err(|error| AppError::reading_body(&error, MAX_PAYLOAD_BYTES))?;
     let invocation: Invocation = serde_json::from_slice(&payload).map_err(|error| {
         AppError::InvalidInvocation(format!(
             "invalid invocation payload: {}",

@@ -61,9 +61,7 @@ async fn read_bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> 
     }
     to_bytes(body, MAX_JSON_BYTES)
         .await
-        .map_err(|_| AppError::PayloadTooLarge {
-            limit: MAX_JSON_BYTES as u64,
-        })
+        .map_err(|error| AppError::reading_body(&error, MAX_JSON_BYTES))
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {

@@ -19,6 +19,7 @@ mod infra_drift;
 mod package;
 mod process;
 mod records;
+mod resources;
 mod status;
 mod storage_conformance;
 mod tfl_client;

@@ -298,3 +298,72 @@ fn no_password_hash_or_token_reaches_the_logs() {
         );
     }
 }
+
+#[test]
+fn lines_dropped_under_backlog_are_counted_and_reported() {
+    let port = free_port();
+    // stdout is piped and not read: once the pipe is full the log writer blocks, and with
+    // enough requests its buffer (16 Ki lines) fills and lines are dropped.
+    let mut child = start(&[
+        ("PORT", port.to_string()),
+        ("LOG_FORMAT", "json".to_owned()),
+    ]);
+    wait_ready(port);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut stream =
+                    TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut buffer = [0; 4096];
+                for _ in 0..5_000 {
+                    stream
+                        .write_all(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
+                    let read = stream.read(&mut buffer).unwrap();
+                    assert!(buffer[..read].starts_with(b"HTTP/1.1 200"));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("requests");
+    }
+    // Start draining stdout, then one more request: its line comes after the report.
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::BufReader::new(stdout).read_to_string(&mut text);
+        text
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let response = http(
+        port,
+        "GET /api/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"));
+    terminate(&child);
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    let stdout = reader.join().unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let dropped = lines
+        .iter()
+        .filter_map(|line| line["dropped_lines_total"].as_u64())
+        .max()
+        .expect("a line says that lines were dropped");
+    let hello_lines = lines
+        .iter()
+        .filter(|line| line["path"] == "/api/hello")
+        .count() as u64;
+    assert!(hello_lines < 20_001, "nothing was dropped");
+    assert!(
+        hello_lines + dropped >= 20_001,
+        "{hello_lines} lines written, {dropped} counted as dropped: some were lost uncounted"
+    );
+}

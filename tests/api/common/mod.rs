@@ -102,9 +102,10 @@ pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let app = handler::app(handler::state::AppState::new(&config).expect("app state"));
-    tokio::spawn(handler::serve(
+    tokio::spawn(handler::server::serve(
         listener,
         app,
+        config.server,
         std::future::pending(),
         Duration::from_secs(1),
     ));

@@ -217,6 +217,7 @@ fn code_for_status(status: StatusCode) -> &'static str {
         StatusCode::RANGE_NOT_SATISFIABLE => "range_not_satisfiable",
         StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_entity",
         StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::NOT_IMPLEMENTED => "not_implemented",
         StatusCode::BAD_GATEWAY => "bad_gateway",
         StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
         StatusCode::GATEWAY_TIMEOUT => "timeout",

@@ -1,15 +1,22 @@
 //! The JSON invocation payload mode. The host sends a function that does not qualify for HTTP
-//! proxying as `POST /<functionName>` with `{"Data": {"req": {...}}, "Metadata": {...}}` and
-//! expects `{"Outputs": {"res": {...}}, "Logs": [], "ReturnValue": null}` back. This adapter
-//! rebuilds the original HTTP request, runs it through the same router as proxied requests and
-//! wraps the response, so each function is written once and behaves the same in both modes.
+//! proxying or forwarding as `POST /<functionName>` with `{"Data": {"req": {...}}, "Metadata":
+//! {...}}` and expects `{"Outputs": {"res": {...}}, "Logs": [], "ReturnValue": null}` back.
+//! This adapter rebuilds the original HTTP request, runs it through the same router as proxied
+//! requests and wraps the response, so each function is written once.
+//!
+//! What the host cannot carry is refused rather than corrupted (read from the host's
+//! `HttpRequestExtensions.GetRequestAsJObject` and `HttpScriptInvocationResultExtensions`):
+//! the host includes `Body` only when the request had `Content-Length > 0`, so a chunked body
+//! never arrives (411, not an empty file); and it writes `res.body` out as text, never
+//! decoding base64, so a response that is not UTF-8 text, or larger than
+//! [`MAX_RESPONSE_BYTES`], is a 501 that names the mode. Framing headers are left to the host.
 
 use std::collections::BTreeMap;
 
 use axum::{
     body::{to_bytes, Body, Bytes},
     extract::{Path, Request},
-    http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     Json, Router,
 };
@@ -18,10 +25,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::{error::AppError, host, limits};
+use crate::{
+    error::{body_failure, AppError, BodyFailure},
+    host, limits,
+};
 
 /// A payload carries the original body as base64 text, a third larger than the body itself.
 pub const MAX_PAYLOAD_BYTES: usize = limits::MAX_BODY_BYTES / 3 * 4 + 64 * 1024;
+/// The largest response carried back in a payload: it is buffered whole (and the host buffers
+/// it again), so bound it. Text answers here are far smaller; files need HTTP mode anyway.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// What to do instead, said in every error that is the payload mode's fault.
+const USE_HTTP_MODE: &str = "serve this function over HTTP (host.json customHandler \
+     enableProxyingHttpRequest, or enableForwardingHttpRequest on hosts before it)";
 
 #[derive(Debug, Deserialize)]
 struct Invocation {
@@ -119,16 +136,40 @@ async fn run(api: Router, request: Request) -> Result<InvocationResult, AppError
             crate::error::json_problem(&error)
         ))
     })?;
+    if invocation.data.req.body.is_null() && is_chunked(&invocation.data.req.headers) {
+        let dropped = AppError::Status {
+            status: StatusCode::LENGTH_REQUIRED,
+            message: format!(
+                "the Functions host drops chunked request bodies in the JSON invocation payload \
+                 mode: send the body with a Content-Length, or {USE_HTTP_MODE}"
+            ),
+        };
+        return Ok(wrap(into_output(dropped.into_response()).await));
+    }
     let inner = into_http_request(invocation.data.req)?;
     // The router's error type is Infallible: every failure is already a response.
     let response = match api.oneshot(inner).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
-    into_output(response).await.map(|res| InvocationResult {
+    Ok(wrap(into_output(response).await))
+}
+
+fn wrap(res: HttpOutput) -> InvocationResult {
+    InvocationResult {
         outputs: Outputs { res },
         logs: [],
         return_value: None,
+    }
+}
+
+fn is_chunked(headers: &BTreeMap<String, HeaderValues>) -> bool {
+    headers.iter().any(|(name, values)| {
+        name.eq_ignore_ascii_case("transfer-encoding")
+            && match values {
+                HeaderValues::Many(values) => values.iter().any(|v| v.contains("chunked")),
+                HeaderValues::One(value) => value.contains("chunked"),
+            }
     })
 }
 
@@ -215,13 +256,52 @@ fn is_binary(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn into_output(response: Response) -> Result<HttpOutput, AppError> {
+/// The response as the host's `res` object. What the host would corrupt (a body that is not
+/// UTF-8 text) or that is too large to buffer becomes a 501 saying so.
+async fn into_output(response: Response) -> HttpOutput {
     let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, usize::MAX)
-        .await
-        .map_err(AppError::internal)?;
+    let refused = |message: String| {
+        tracing::error!(%message, "a response cannot be carried in the JSON invocation payload");
+        AppError::Status {
+            status: StatusCode::NOT_IMPLEMENTED,
+            message,
+        }
+        .into_response()
+    };
+    let bytes = match to_bytes(body, MAX_RESPONSE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let why = match body_failure(&error) {
+                BodyFailure::TooLarge => format!(
+                    "this response is larger than the {MAX_RESPONSE_BYTES} bytes the JSON \
+                     invocation payload mode carries: {USE_HTTP_MODE}"
+                ),
+                _ => format!("this response failed while it was read: {error}"),
+            };
+            return Box::pin(into_output(refused(why))).await;
+        }
+    };
+    let body = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => text,
+        Err(_) => {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("no content type");
+            let why = format!(
+                "this response is binary ({content_type}), which the JSON invocation payload \
+                 mode cannot carry (the host writes the body as text): {USE_HTTP_MODE}"
+            );
+            return Box::pin(into_output(refused(why))).await;
+        }
+    };
     let mut headers = BTreeMap::new();
     for (name, value) in &parts.headers {
+        // The host frames the response it sends itself.
+        if is_framing(name) {
+            continue;
+        }
         let Ok(value) = value.to_str() else { continue };
         headers
             .entry(name.as_str().to_owned())
@@ -231,17 +311,11 @@ async fn into_output(response: Response) -> Result<HttpOutput, AppError> {
             })
             .or_insert_with(|| value.to_owned());
     }
-    // The host writes `body` as text; binary responses can only travel as base64 here, which
-    // is why binary-serving functions are kept HTTP-only (proxied) in their function.json.
-    let body = match String::from_utf8(bytes.to_vec()) {
-        Ok(text) => text,
-        Err(_) => BASE64.encode(&bytes),
-    };
-    Ok(HttpOutput {
+    HttpOutput {
         status_code: parts.status.as_u16(),
         headers,
         body,
-    })
+    }
 }
 
 #[cfg(test)]

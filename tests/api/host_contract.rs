@@ -209,13 +209,17 @@ fn host_json_configures_the_custom_handler() {
         custom["description"]["defaultExecutablePath"],
         handler::package::EXECUTABLE
     );
+    // DefaultHttpWorkerService.InvokeAsync (Azure/azure-functions-host) checks
+    // EnableProxyingHttpRequest first, then EnableForwardingHttpRequest, then falls back to
+    // the JSON payload. Hosts from before the proxying change (e.g. 4.1037) do not know the
+    // first key: with the second they still forward plain HTTP instead of sending payloads.
     assert_eq!(
         custom["enableProxyingHttpRequest"], true,
-        "the streaming proxy; forwarding drops chunked bodies"
+        "the streaming proxy, on hosts that have it"
     );
-    assert!(
-        custom.get("enableForwardingHttpRequest").is_none(),
-        "do not mix the legacy forwarding flag in"
+    assert_eq!(
+        custom["enableForwardingHttpRequest"], true,
+        "plain HTTP on hosts from before the proxy, rather than payloads"
     );
     assert_eq!(
         host["extensions"]["http"]["routePrefix"],

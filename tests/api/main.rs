@@ -14,6 +14,7 @@ mod docs;
 mod errors;
 mod hello;
 mod host_contract;
+mod host_modes;
 mod identity;
 mod infra_drift;
 mod package;

@@ -123,11 +123,17 @@ pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
 pub enum Mode {
     /// `enableProxyingHttpRequest`: the original request, path with `/api`.
     Proxied,
+    /// `enableForwardingHttpRequest` (hosts from before the proxy): the request rebuilt by
+    /// `HttpRequestExtensions.ToHttpRequestMessage`, path with `/api`, headers copied, the body
+    /// with its Content-Length, plus the host's headers (`DefaultHttpWorkerService.AddHeaders`).
+    Forwarded,
     /// `POST /<function>` with the request in `Data.req`.
     Payload,
 }
 
 pub const BOTH_MODES: [Mode; 2] = [Mode::Proxied, Mode::Payload];
+/// Every mode some supported host version uses for an HTTP function.
+pub const ALL_MODES: [Mode; 3] = [Mode::Proxied, Mode::Forwarded, Mode::Payload];
 
 /// What a caller of the public URL would get back.
 #[derive(Debug)]
@@ -224,11 +230,16 @@ impl TestApp {
         body: &[u8],
     ) -> Reply {
         match mode {
-            Mode::Proxied => {
+            Mode::Proxied | Mode::Forwarded => {
                 let mut request = self
                     .client
                     .request(method, format!("{}{path_and_query}", self.base))
                     .header("x-azure-functions-invocationid", "test-invocation");
+                if mode == Mode::Forwarded {
+                    request = request
+                        .header("x-azure-functions-hostversion", "4.1037.0.0")
+                        .header("user-agent", "curl/8.0 Azure-Functions-Host/4.1037.0.0");
+                }
                 if let Some(content_type) = content_type {
                     request = request.header("content-type", content_type);
                 }
@@ -348,10 +359,16 @@ pub fn invocation(
                 .collect()
         })
         .unwrap_or_default();
+    // As HttpRequestExtensions.GetRequestAsJObject builds it: every request header as an
+    // array of strings (Content-Length included), `Body` only when Content-Length > 0.
     let mut headers = serde_json::Map::new();
+    headers.insert("Host".into(), json!(["localhost:7071"]));
     headers.insert("User-Agent".into(), json!(["test"]));
     if let Some(content_type) = content_type {
         headers.insert("Content-Type".into(), json!([content_type]));
+    }
+    if !body.is_empty() {
+        headers.insert("Content-Length".into(), json!([body.len().to_string()]));
     }
     let binary = content_type.is_some_and(|ct| {
         ct.starts_with("application/octet-stream") || ct.starts_with("multipart/")

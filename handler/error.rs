@@ -296,6 +296,7 @@ impl From<StorageError> for AppError {
                     .into(),
             ),
             StorageError::Unavailable(cause) => Self::Unavailable(cause),
+            StorageError::Missing(what) => Self::Unavailable(format!("storage lost {what}")),
             StorageError::Backend(cause) => Self::internal(cause),
         }
     }

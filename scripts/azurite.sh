@@ -23,9 +23,9 @@ PY
   )
 
   azurite_log=$(mktemp -t azurite.XXXXXX.log)
-  # --loose: strict Azurite refuses headers it does not implement (the SDK asks for a CRC64
-  # of ranged reads, which Azure supports); loose mode ignores them instead of failing.
-  node_modules/.bin/azurite --silent --loose --inMemoryPersistence --skipApiVersionCheck --disableTelemetry \
+  # Stock (strict) Azurite, as the README tells users to start it: no --loose, no
+  # --skipApiVersionCheck, so anything it refuses fails the tests here first.
+  node_modules/.bin/azurite --silent --inMemoryPersistence --disableTelemetry \
     --blobHost 127.0.0.1 --blobPort "$blob_port" \
     --queueHost 127.0.0.1 --queuePort "$queue_port" \
     --tableHost 127.0.0.1 --tablePort "$table_port" >"$azurite_log" 2>&1 &

@@ -14,7 +14,7 @@ use percent_encoding::utf8_percent_encode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::{
     accounts::Accounts,
@@ -426,6 +426,21 @@ pub async fn download(
         .read(&owner, &name, range, &file.etag)
         .await
         .map_err(not_found(&name))?;
+    // Past this point the status and length are sent: a storage failure can only cut the
+    // connection (the body stream's error does), so that the client sees a broken transfer
+    // rather than a short file. Say so in the log, with the request's invocation id.
+    let invocation_id = headers
+        .get(crate::host::INVOCATION_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = bytes.inspect_err(move |error| {
+        tracing::error!(
+            invocation_id,
+            %error,
+            "a download failed after its headers were sent; the connection is cut"
+        );
+    });
     Ok((status, response_headers, Body::from_stream(bytes)).into_response())
 }
 

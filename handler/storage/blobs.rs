@@ -2,10 +2,14 @@
 //! `azure_storage_blobs` 0.21. Uploads stage blocks and commit the block list at the end, so
 //! nothing is visible until the last block is in.
 
-use std::{num::NonZeroU32, ops::Range, time::Duration};
+use std::{num::NonZeroU32, ops::Range, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use azure_core::request_options::{IfMatchCondition, Metadata};
+use azure_core::{
+    headers,
+    request_options::{IfMatchCondition, Metadata},
+    Context, Policy, PolicyResult, Request,
+};
 use azure_storage_blobs::{
     blob::{BlobBlockType, BlockList},
     container::operations::BlobItem,
@@ -32,15 +36,83 @@ impl AzureBlobStore {
     pub fn new(connection: &Connection, timeout: Duration) -> Result<Self, StorageError> {
         let http = super::azure::http_client(timeout)?;
         let (location, credentials) = connection.service(Service::Blob, &http)?;
-        let service = ClientBuilder::with_location(location, credentials)
-            .transport(super::azure::transport(&http))
+        let options = azure_core::ClientOptions::new(super::azure::transport(&http))
             .retry(super::azure::retry(timeout))
+            .per_call_policies(vec![Arc::new(NoRangeCrc64) as Arc<dyn Policy>]);
+        let service = ClientBuilder::with_location(location, credentials)
+            .client_options(options)
             .blob_service_client();
         Ok(Self { service })
     }
 
     fn blob(&self, container: &str, name: &str) -> BlobClient {
         self.service.container_client(container).blob_client(name)
+    }
+}
+
+/// The crate asks for a CRC64 of every ranged read under 4 MiB
+/// (`x-ms-range-get-content-crc64`), which stock Azurite refuses outright and nothing here
+/// checks: the SHA-256 kept with each file already covers its content. Drop the header.
+#[derive(Debug)]
+struct NoRangeCrc64;
+
+#[async_trait]
+impl Policy for NoRangeCrc64 {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        let asks = request
+            .headers()
+            .iter()
+            .any(|(name, _)| *name == headers::RANGE_GET_CONTENT_CRC64);
+        if asks {
+            // `Headers` cannot remove one: rebuild the request without it.
+            let mut without = Request::new(request.url().clone(), *request.method());
+            for (name, value) in request.headers().iter() {
+                if *name != headers::RANGE_GET_CONTENT_CRC64 {
+                    without.insert_header(name.clone(), value.clone());
+                }
+            }
+            without.set_body(request.body().clone());
+            *request = without;
+        }
+        match next.split_first() {
+            Some((policy, rest)) => policy.send(ctx, request, rest).await,
+            None => Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Other,
+                || "the storage pipeline has no transport",
+            )),
+        }
+    }
+}
+
+async fn create_container(client: &ContainerClient) -> Result<(), StorageError> {
+    match client.create().await {
+        Ok(_) => Ok(()),
+        Err(error) => match storage_error(error) {
+            StorageError::AlreadyExists => Ok(()),
+            other => Err(other),
+        },
+    }
+}
+
+/// A container that is gone holds nothing: create it again, and answer as an empty one would.
+async fn missing_means_absent<T>(
+    store: &AzureBlobStore,
+    container: &str,
+    result: Result<T, StorageError>,
+    absent: impl FnOnce() -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    match result {
+        Err(StorageError::Missing(what)) => {
+            tracing::warn!(container, %what, "the uploads container was gone; creating it again");
+            store.ensure_container(container).await?;
+            absent()
+        }
+        other => other,
     }
 }
 
@@ -70,10 +142,25 @@ impl BlobUpload for AzureUpload {
     async fn put_block(&mut self, data: Bytes) -> Result<(), StorageError> {
         // Every id in a block list must have the same length.
         let id = Bytes::from(format!("{}-{:08}", self.upload_id, self.blocks.len()));
-        self.client
-            .put_block(id.clone(), data)
+        match self
+            .client
+            .put_block(id.clone(), data.clone())
             .await
-            .map_err(storage_error)?;
+            .map_err(storage_error)
+        {
+            Ok(_) => {}
+            // The container was deleted under us (an Azurite restarted in memory): create it
+            // again, which is safe before the first block, and stage that block once more.
+            Err(StorageError::Missing(what)) if self.blocks.is_empty() => {
+                tracing::warn!(%what, "the uploads container was gone; creating it again");
+                create_container(self.client.container_client()).await?;
+                self.client
+                    .put_block(id.clone(), data)
+                    .await
+                    .map_err(storage_error)?;
+            }
+            Err(error) => return Err(error),
+        }
         self.blocks.push(BlobBlockType::new_uncommitted(id));
         Ok(())
     }
@@ -109,13 +196,7 @@ impl BlobUpload for AzureUpload {
 #[async_trait]
 impl BlobStore for AzureBlobStore {
     async fn ensure_container(&self, container: &str) -> Result<(), StorageError> {
-        match self.service.container_client(container).create().await {
-            Ok(_) => Ok(()),
-            Err(error) => match storage_error(error) {
-                StorageError::AlreadyExists => Ok(()),
-                other => Err(other),
-            },
-        }
+        create_container(&self.service.container_client(container)).await
     }
 
     async fn start_upload(
@@ -131,12 +212,13 @@ impl BlobStore for AzureBlobStore {
     }
 
     async fn properties(&self, container: &str, name: &str) -> Result<BlobInfo, StorageError> {
-        let response = self
+        let result = self
             .blob(container, name)
             .get_properties()
             .await
-            .map_err(storage_error)?;
-        Ok(info(&response.blob))
+            .map_err(storage_error)
+            .map(|response| info(&response.blob));
+        missing_means_absent(self, container, result, || Err(StorageError::NotFound)).await
     }
 
     async fn read(
@@ -165,11 +247,13 @@ impl BlobStore for AzureBlobStore {
     }
 
     async fn delete(&self, container: &str, name: &str) -> Result<(), StorageError> {
-        self.blob(container, name)
+        let result = self
+            .blob(container, name)
             .delete()
             .await
-            .map_err(storage_error)?;
-        Ok(())
+            .map_err(storage_error)
+            .map(|_| ());
+        missing_means_absent(self, container, result, || Err(StorageError::NotFound)).await
     }
 
     async fn list(
@@ -195,7 +279,16 @@ impl BlobStore for AzureBlobStore {
         let Some(page) = pages.next().await else {
             return Ok(BlobPage::default());
         };
-        let page = page.map_err(storage_error)?;
+        let page =
+            match page.map_err(storage_error) {
+                Ok(page) => page,
+                Err(error) => {
+                    return missing_means_absent(self, container, Err(error), || {
+                        Ok(BlobPage::default())
+                    })
+                    .await
+                }
+            };
         let blobs = page
             .blobs
             .items

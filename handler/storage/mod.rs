@@ -74,6 +74,9 @@ pub enum StorageError {
     AlreadyExists,
     #[error("the entity changed since it was read (ETag mismatch)")]
     PreconditionFailed,
+    /// The table or container itself is gone (`TableNotFound`, `ContainerNotFound`).
+    #[error("storage lost a table or container: {0}")]
+    Missing(String),
     #[error("storage is not reachable: {0}")]
     Unavailable(String),
     #[error("storage failed: {0}")]

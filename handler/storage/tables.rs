@@ -41,6 +41,15 @@ impl AzureTableStore {
 pub(crate) fn storage_error(error: azure_core::Error) -> StorageError {
     match error.kind() {
         ErrorKind::HttpResponse { status, error_code } => match *status {
+            // The table or container itself, not the entity or blob asked for.
+            StatusCode::NotFound
+                if matches!(
+                    error_code.as_deref(),
+                    Some("TableNotFound" | "ContainerNotFound")
+                ) =>
+            {
+                StorageError::Missing(error_code.clone().unwrap_or_default())
+            }
             StatusCode::NotFound => StorageError::NotFound,
             StatusCode::Conflict => StorageError::AlreadyExists,
             StatusCode::PreconditionFailed => StorageError::PreconditionFailed,
@@ -145,9 +154,11 @@ fn condition(if_match: IfMatch<'_>) -> IfMatchCondition {
     }
 }
 
-#[async_trait]
-impl EntityStore for AzureTableStore {
-    async fn insert(
+/// Each operation once; the [`EntityStore`] methods below wrap them so that a table that has
+/// disappeared under a running handler (an Azurite restarted in memory, a table deleted by
+/// hand) is created again and the operation retried, instead of answering 404.
+impl AzureTableStore {
+    async fn insert_once(
         &self,
         table: &str,
         partition: &str,
@@ -163,7 +174,7 @@ impl EntityStore for AzureTableStore {
         Ok(ETag(response.etag.to_string()))
     }
 
-    async fn get(
+    async fn get_once(
         &self,
         table: &str,
         partition: &str,
@@ -184,7 +195,7 @@ impl EntityStore for AzureTableStore {
         })
     }
 
-    async fn replace(
+    async fn replace_once(
         &self,
         table: &str,
         partition: &str,
@@ -206,7 +217,7 @@ impl EntityStore for AzureTableStore {
         Ok(ETag(response.etag.to_string()))
     }
 
-    async fn delete(
+    async fn delete_once(
         &self,
         table: &str,
         partition: &str,
@@ -223,7 +234,7 @@ impl EntityStore for AzureTableStore {
         Ok(())
     }
 
-    async fn query(
+    async fn query_once(
         &self,
         table: &str,
         partition: &str,
@@ -264,6 +275,84 @@ impl EntityStore for AzureTableStore {
             }
         }
         Ok(entities)
+    }
+
+    async fn recreating<T, F, Fut>(&self, table: &str, operation: F) -> Result<T, StorageError>
+    where
+        F: Fn() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T, StorageError>> + Send,
+    {
+        match operation().await {
+            Err(StorageError::Missing(what)) => {
+                tracing::warn!(table, %what, "a table was gone; creating it again");
+                self.ensure_table(table).await?;
+                operation().await
+            }
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl EntityStore for AzureTableStore {
+    async fn insert(
+        &self,
+        table: &str,
+        partition: &str,
+        row_key: &str,
+        properties: &Properties,
+    ) -> Result<ETag, StorageError> {
+        self.recreating(table, || {
+            self.insert_once(table, partition, row_key, properties)
+        })
+        .await
+    }
+
+    async fn get(
+        &self,
+        table: &str,
+        partition: &str,
+        row_key: &str,
+    ) -> Result<Entity, StorageError> {
+        self.recreating(table, || self.get_once(table, partition, row_key))
+            .await
+    }
+
+    async fn replace(
+        &self,
+        table: &str,
+        partition: &str,
+        row_key: &str,
+        properties: &Properties,
+        if_match: IfMatch<'_>,
+    ) -> Result<ETag, StorageError> {
+        self.recreating(table, || {
+            self.replace_once(table, partition, row_key, properties, if_match)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        table: &str,
+        partition: &str,
+        row_key: &str,
+        if_match: IfMatch<'_>,
+    ) -> Result<(), StorageError> {
+        self.recreating(table, || {
+            self.delete_once(table, partition, row_key, if_match)
+        })
+        .await
+    }
+
+    async fn query(
+        &self,
+        table: &str,
+        partition: &str,
+        query: Query<'_>,
+    ) -> Result<Vec<Entity>, StorageError> {
+        self.recreating(table, || self.query_once(table, partition, query.clone()))
+            .await
     }
 
     async fn ensure_table(&self, table: &str) -> Result<(), StorageError> {

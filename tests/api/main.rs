@@ -10,6 +10,7 @@ mod common;
 
 mod account_guarantees;
 mod bikepoint;
+mod contracts;
 mod docs;
 mod errors;
 mod hello;

@@ -215,9 +215,8 @@ impl Accounts {
                     // Changed while we verified: what we checked is no longer the password.
                     return false;
                 }
-                // Other checks overlapped ours: they stay counted (and a lock they set stays).
-                if Some(current.attempts) == reserved {
-                    current.attempts = Attempts::default();
+                if let Some(reserved) = &reserved {
+                    current.attempts.settle_success(reserved);
                 }
                 if let Some(hash) = &rehashed {
                     current.password_hash = Some(hash.clone());

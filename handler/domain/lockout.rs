@@ -58,6 +58,15 @@ impl Attempts {
         Ok(Reservation { last: false })
     }
 
+    /// After a correct password: the count starts again, but only if it is still what our own
+    /// reservation left (`reserved`). Checks that overlapped ours stay counted, and a lock
+    /// they set stays: one correct password must not wipe a burst of guesses around it.
+    pub fn settle_success(&mut self, reserved: &Attempts) {
+        if self == reserved {
+            *self = Self::default();
+        }
+    }
+
     /// The lock a failed check on the last reservation leaves, as an answer.
     pub fn lock_answer() -> Locked {
         Locked {
@@ -87,6 +96,27 @@ mod tests {
         let later = 1000 + LOCK_SECS;
         assert_eq!(attempts.reserve(later), Ok(Reservation { last: false }));
         assert_eq!(attempts.count, 1);
+    }
+
+    #[test]
+    fn a_correct_password_clears_only_its_own_reservation() {
+        let mut attempts = Attempts::default();
+        attempts.reserve(0).unwrap();
+        attempts.reserve(0).unwrap();
+        let ours = attempts;
+        // Nothing overlapped: the count starts again.
+        let mut alone = ours;
+        alone.settle_success(&ours);
+        assert_eq!(alone, Attempts::default());
+        // Guesses reserved while ours was verified, up to the lock: all of it stays.
+        let mut overlapped = ours;
+        for _ in 0..MAX_ATTEMPTS {
+            let _ = overlapped.reserve(0);
+        }
+        let before = overlapped;
+        overlapped.settle_success(&ours);
+        assert_eq!(overlapped, before);
+        assert!(overlapped.locked_until.is_some());
     }
 
     #[test]

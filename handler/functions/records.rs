@@ -19,7 +19,7 @@ use crate::{
         caller::Caller,
         conditions::{IfMatch, IfNoneMatch},
         json::JsonBody,
-        openapi::SignedIn,
+        openapi::{JsonBodyErrors, SignedIn},
         paging,
         store::Store,
     },
@@ -154,6 +154,7 @@ pub async fn list(
     security(("bearer" = [])),
     request_body = RecordInput,
     responses(
+        JsonBodyErrors,
         SignedIn,
         (status = 201, description = "Created; `Location` and `ETag` headers", body = RecordBody),
         (status = 400, description = "Invalid or unknown field", body = ErrorBody),
@@ -230,6 +231,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Record id")),
     request_body = RecordInput,
     responses(
+        JsonBodyErrors,
         SignedIn,
         (status = 200, description = "Replaced; the new `ETag`", body = RecordBody),
         (status = 400, description = "Invalid input", body = ErrorBody),
@@ -263,6 +265,7 @@ pub async fn replace(
     params(("id" = String, Path, description = "Record id")),
     request_body(content = RecordPatch, content_type = "application/json"),
     responses(
+        JsonBodyErrors,
         SignedIn,
         (status = 200, description = "Updated; the new `ETag`", body = RecordBody),
         (status = 400, description = "Invalid input or nothing to change", body = ErrorBody),

@@ -21,7 +21,7 @@ use crate::{
         bodies::{FileBody, RecordBody},
         caller::Caller,
         json::{read_and_wipe, SecretJson},
-        openapi::SignedIn,
+        openapi::{JsonBodyErrors, SignedIn},
     },
     state::AppState,
     storage::users::User,
@@ -112,9 +112,11 @@ fn profile(user: &User) -> Profile {
     tag = "users",
     request_body = Credentials,
     responses(
+        JsonBodyErrors,
         (status = 201, description = "Created", body = Profile),
         (status = 400, description = "Invalid username, or a weak password (the message says why)", body = ErrorBody),
         (status = 409, description = "Username taken", body = ErrorBody),
+        (status = 503, description = "Storage is unreachable, or too many password checks are waiting; see Retry-After", body = ErrorBody),
     ),
 )]
 pub async fn register(
@@ -141,9 +143,11 @@ pub async fn register(
     tag = "users",
     request_body = Credentials,
     responses(
+        JsonBodyErrors,
         (status = 200, description = "Signed in", body = LoginResult),
         (status = 401, description = "Wrong username or password (the same answer for both)", body = ErrorBody),
         (status = 429, description = "Locked after repeated failures; `Retry-After` says for how long", body = ErrorBody),
+        (status = 503, description = "Storage is unreachable, or too many password checks are waiting; see Retry-After", body = ErrorBody),
     ),
 )]
 pub async fn login(
@@ -210,6 +214,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Respons
     security(("bearer" = [])),
     request_body = ProfileChange,
     responses(
+        JsonBodyErrors,
         (status = 200, description = "Changed", body = Profile),
         (status = 400, description = "Nothing to change, invalid username, weak password", body = ErrorBody),
         (status = 401, description = "Not signed in, or the current password is wrong", body = ErrorBody),
@@ -238,6 +243,7 @@ pub async fn update(
     security(("bearer" = [])),
     request_body(content = Confirmation, description = "The password (not needed with Easy Auth)"),
     responses(
+        JsonBodyErrors,
         (status = 204, description = "Erased"),
         (status = 401, description = "Not signed in, or the password is wrong", body = ErrorBody),
     ),

@@ -44,6 +44,26 @@ pub enum SignedIn {
     /// Not signed in
     #[response(status = 401)]
     Unauthorized(ErrorBody),
+    /// Storage is unreachable, or too many password checks are waiting; see Retry-After
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// What any operation that reads a JSON body may answer besides its own responses.
+#[derive(IntoResponses)]
+pub enum JsonBodyErrors {
+    /// The body is not JSON, or a field is missing, unknown or of the wrong type
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// The body stopped arriving
+    #[response(status = 408)]
+    Stalled(ErrorBody),
+    /// The body is over 64 KiB
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not `application/json`
+    #[response(status = 415)]
+    NotJson(ErrorBody),
 }
 
 /// What any operation that asks TfL may answer besides its own responses.

@@ -77,7 +77,16 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(%address, "listening");
+        // One line that says what this instance is: where its data is, where TfL is, whether
+        // an app key is set (never its value), which version, which port.
+        tracing::info!(
+            %address,
+            version = env!("CARGO_PKG_VERSION"),
+            storage = %config.storage.backend.describe(),
+            tfl_api_base = %config.tfl.base_url,
+            tfl_app_key = if config.tfl.app_key.is_some() { "set" } else { "not set" },
+            "listening"
+        );
         let state = match handler::state::AppState::new(&config) {
             Ok(state) => state,
             Err(error) => {

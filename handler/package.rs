@@ -34,6 +34,12 @@ pub enum PackageError {
     },
     #[error("no functions/<name>/function.json found under {0}")]
     NoFunctions(PathBuf),
+    #[error(
+        "{0} holds data the embedded backend kept under `func start` (DATA_DIR inside the \
+         package): move it (e.g. to ./.data, where local.settings.json.example now points \
+         DATA_DIR) or delete it, then package again"
+    )]
+    DataInside(PathBuf),
     #[error("cargo build failed ({0})")]
     Build(String),
     #[error("writing the zip failed: {0}")]
@@ -61,6 +67,27 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PackageError + '_ {
 pub fn build(root: &Path, target: Option<&str>) -> Result<PathBuf, PackageError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
+    // `cargo run -- package` hands its child the package's CARGO_MANIFEST_DIR, CARGO_PKG_*
+    // and the like. Build scripts that track them (ring's does) would see a changed
+    // environment and rebuild everything, twice over when the outer build runs again: the
+    // inner build gets the environment a plain `cargo build` would, so it finds the release
+    // binary up to date.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+            )
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
         .current_dir(root)
         .args(["build", "--release", "--bin", EXECUTABLE])
@@ -121,6 +148,11 @@ pub fn assemble(root: &Path, binary: &Path, out: &Path) -> Result<Package, Packa
     }
 
     if out.exists() {
+        // Never delete someone's data along with an old package.
+        let data = out.join(".data");
+        if data.exists() {
+            return Err(PackageError::DataInside(data));
+        }
         fs::remove_dir_all(out).map_err(io_error(out))?;
     }
     for (relative, source) in &files {

@@ -50,6 +50,42 @@ impl fmt::Debug for Connection {
     }
 }
 
+impl Connection {
+    /// Where the data is, for the start-up line: the account or the endpoints, never a key.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::ManagedIdentity { account, client_id } => format!(
+                "Azure Storage account {account} with the managed identity{}",
+                client_id
+                    .as_ref()
+                    .map(|id| format!(" {id}"))
+                    .unwrap_or_default()
+            ),
+            Self::ConnectionString(value) => match ConnectionString::new(value) {
+                Ok(parsed) if parsed.use_development_storage == Some(true) => {
+                    "Azurite on its default ports (UseDevelopmentStorage=true)".to_owned()
+                }
+                Ok(parsed) => {
+                    let mut parts = Vec::new();
+                    if let Some(account) = parsed.account_name {
+                        parts.push(format!("account {account}"));
+                    }
+                    for (service, endpoint) in [
+                        ("tables", parsed.table_endpoint),
+                        ("blobs", parsed.blob_endpoint),
+                    ] {
+                        if let Some(endpoint) = endpoint {
+                            parts.push(format!("{service} at {endpoint}"));
+                        }
+                    }
+                    format!("Azure Storage, {}", parts.join(", "))
+                }
+                Err(_) => "Azure Storage (connection string)".to_owned(),
+            },
+        }
+    }
+}
+
 /// Why a connection string is unusable. Deliberately never quotes the string: it holds a key.
 pub fn check_connection_string(value: &str) -> Result<(), &'static str> {
     let parsed = ConnectionString::new(value)

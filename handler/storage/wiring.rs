@@ -19,6 +19,18 @@ pub enum Backend {
     Azure(azure::Connection),
 }
 
+impl Backend {
+    /// Where the data is, for the start-up line; never a key.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Embedded { data_dir } => {
+                format!("embedded (SQLite and files) in {}", data_dir.display())
+            }
+            Self::Azure(connection) => connection.describe(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub backend: Backend,

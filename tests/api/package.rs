@@ -85,3 +85,29 @@ fn a_root_without_host_json_is_refused() {
         .unwrap_err();
     assert!(error.to_string().contains("host.json"), "{error}");
 }
+
+#[test]
+fn data_kept_inside_an_old_package_is_never_deleted() {
+    let scratch = tempfile::tempdir().unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_handler"));
+    let out = scratch.path().join("dist");
+    handler::package::assemble(root(), binary, &out).unwrap();
+    // What the embedded backend leaves when func start runs the package with DATA_DIR inside.
+    std::fs::create_dir_all(out.join(".data")).unwrap();
+    std::fs::write(out.join(".data/tables.sqlite3"), b"someone's records").unwrap();
+    let error = handler::package::assemble(root(), binary, &out).unwrap_err();
+    assert!(error.to_string().contains(".data"), "{error}");
+    assert_eq!(
+        std::fs::read(out.join(".data/tables.sqlite3")).unwrap(),
+        b"someone's records"
+    );
+}
+
+#[test]
+fn func_start_keeps_its_data_outside_the_package() {
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("local.settings.json.example")).unwrap())
+            .unwrap();
+    // func start --script-root dist runs the handler in dist/: ../.data is the repository's.
+    assert_eq!(settings["Values"]["DATA_DIR"], "../.data");
+}

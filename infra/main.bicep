@@ -53,6 +53,9 @@ param easyAuthRequireAuthentication bool = false
 @description('Deny by default: a virtual network with private endpoints for storage (blob, queue, table), the storage account\'s public network access Disabled, and the app\'s outbound traffic through the VNet. false: the simpler public-network setup for a quick trial (see infra/README.md for what each costs and protects).')
 param vnetEnabled bool = true
 
+@description('With vnetEnabled: send the app\'s outbound internet traffic through a NAT gateway with a static public IP (a defined outbound path and a known source address; billed per hour and per GB, see infra/README.md). Ignored with vnetEnabled=false.')
+param natGatewayEnabled bool = true
+
 @description('CIDR ranges allowed to call the function app, e.g. [\'203.0.113.0/24\']; followed by a deny-all. Empty (default): open to every address.')
 param allowedIpRanges array = []
 
@@ -91,14 +94,17 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
-// With vnetEnabled (the default): the VNet, and private endpoints + private DNS zones for the
-// storage account's blob, queue and table services. The app joins the VNet below.
+// With vnetEnabled (the default): the VNet (with natGatewayEnabled, also the default: a NAT
+// gateway and static public IP for the app subnet's outbound internet traffic), and private
+// endpoints + private DNS zones for the storage account's blob, queue and table services. The app
+// joins the VNet below.
 module network 'modules/network.bicep' = if (vnetEnabled) {
   name: 'network'
   params: {
     name: names.vnet
     location: location
     tags: allTags
+    natGatewayEnabled: natGatewayEnabled
   }
 }
 
@@ -175,3 +181,5 @@ module functionApp 'modules/functionapp.bicep' = {
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+// The app's outbound internet address with the NAT gateway; empty without it (or without the VNet).
+output AZURE_OUTBOUND_IP_ADDRESS string = vnetEnabled && natGatewayEnabled ? network.outputs.natPublicIpAddress : ''

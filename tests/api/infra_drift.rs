@@ -19,7 +19,8 @@
 //!   literals, and a public account may exist only as the `vnetEnabled=false` alternative; private
 //!   endpoints exist for blob, queue and table, with `privatelink.*` DNS zones, VNet links and zone
 //!   groups; the app sets `virtualNetworkSubnetId` from a subnet delegated to
-//!   `Microsoft.App/environments`;
+//!   `Microsoft.App/environments`; that subnet has a NAT gateway with a static Standard public IP
+//!   (`natGatewayEnabled`, default `true`) as its explicit outbound path;
 //! - the caller allow-list (`allowedIpRanges`, default empty) becomes `ipSecurityRestrictions`
 //!   ending in a deny-all, and the SCM site keeps its own rules (`scmIpSecurityRestrictionsUseMain: false`).
 
@@ -400,6 +401,122 @@ fn with_the_defaults_the_app_joins_the_vnet() {
         "no virtual network subnet delegated to 'Microsoft.App/environments', which Flex \
          Consumption VNet integration requires (infra/modules/network.bicep)"
     );
+}
+
+#[test]
+fn with_the_defaults_the_app_subnet_leaves_through_a_nat_gateway() {
+    let files = bicep_files();
+    let main = main_file(&files);
+    assert_eq!(
+        param_default(&main.toks, "natGatewayEnabled"),
+        Some(Tok::Ident("true".into())),
+        "infra/main.bicep must declare `param natGatewayEnabled bool = true`: with the VNet, the \
+         app's outbound internet traffic needs an explicit path (default outbound access is being \
+         retired for new virtual networks)"
+    );
+    let params_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/main.parameters.json");
+    let params: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&params_path).expect("main.parameters.json"))
+            .expect("main.parameters.json is JSON");
+    assert_ne!(
+        params["parameters"]["natGatewayEnabled"]["value"].as_bool(),
+        Some(false),
+        "infra/main.parameters.json turns the NAT gateway off; the default deployment should have it"
+    );
+    let mut nat_files = Vec::new();
+    let mut static_standard_ip = false;
+    let mut subnet_uses_nat = false;
+    for file in &files {
+        let toks = &file.toks;
+        for res in resources(toks) {
+            if res.existing || res.is_loop {
+                continue;
+            }
+            if res.type_lower.starts_with("microsoft.network/natgateways@") {
+                assert!(
+                    value_at(
+                        toks,
+                        res.open,
+                        res.close,
+                        &["properties", "publicIpAddresses"]
+                    )
+                    .is_some(),
+                    "{}: the NAT gateway needs properties.publicIpAddresses (its outbound address)",
+                    file.path.display()
+                );
+                nat_files.push(file);
+            } else if res
+                .type_lower
+                .starts_with("microsoft.network/publicipaddresses@")
+            {
+                static_standard_ip |= literal_at(
+                    toks,
+                    res.open,
+                    res.close,
+                    &["properties", "publicIPAllocationMethod"],
+                )
+                .as_deref()
+                    == Some("Static")
+                    && literal_at(toks, res.open, res.close, &["sku", "name"]).as_deref()
+                        == Some("Standard");
+            } else if res
+                .type_lower
+                .starts_with("microsoft.network/virtualnetworks@")
+            {
+                // The subnet delegated to Microsoft.App/environments (the app's) has `natGateway:`.
+                let body = &toks[res.open..res.close];
+                for k in 0..body.len() {
+                    if body[k] != Tok::Punct('{') {
+                        continue;
+                    }
+                    let Some(end) = matching_close(body, k) else {
+                        continue;
+                    };
+                    let Some(props) = value_index(body, k, end, "properties") else {
+                        continue;
+                    };
+                    let Some(props_end) = matching_close(body, props) else {
+                        continue;
+                    };
+                    let delegated = string_literals(&body[props..props_end])
+                        .iter()
+                        .any(|s| s == "Microsoft.App/environments");
+                    if delegated && value_index(body, props, props_end, "natGateway").is_some() {
+                        subnet_uses_nat = true;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        !nat_files.is_empty(),
+        "no Microsoft.Network/natGateways resource in {}: the app subnet needs an explicit outbound \
+         path (infra/modules/network.bicep)",
+        describe(&files)
+    );
+    assert!(
+        static_standard_ip,
+        "no Microsoft.Network/publicIPAddresses with sku.name 'Standard' and \
+         properties.publicIPAllocationMethod 'Static' (literals): the NAT gateway's address should \
+         be known and stable"
+    );
+    assert!(
+        subnet_uses_nat,
+        "the subnet delegated to Microsoft.App/environments (the app's VNet integration) does not \
+         set properties.natGateway"
+    );
+    for file in nat_files {
+        let Some((holder, module)) = module_deploying(&files, file) else {
+            continue;
+        };
+        assert_eq!(
+            module.param_value(&holder.toks, "natGatewayEnabled"),
+            Some(vec![Tok::Ident("natGatewayEnabled".into())]),
+            "{} must pass `natGatewayEnabled: natGatewayEnabled` to {}",
+            holder.path.display(),
+            file.path.display()
+        );
+    }
 }
 
 #[test]

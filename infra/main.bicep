@@ -216,5 +216,9 @@ module functionApp 'modules/functionapp.bicep' = {
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+// For deploy.yml's wait for role propagation: the principal the app runs as, and the container
+// the platform writes the deployment package to as that principal.
+output AZURE_APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output AZURE_DEPLOYMENT_CONTAINER_NAME string = storage.outputs.deploymentsContainerName
 // The app's outbound internet address with the NAT gateway; empty without it (or without the VNet).
 output AZURE_OUTBOUND_IP_ADDRESS string = vnetEnabled && natGatewayEnabled ? network.outputs.natPublicIpAddress : ''

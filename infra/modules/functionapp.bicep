@@ -1,7 +1,8 @@
 // Flex Consumption plan (FC1) and the Linux function app that runs the Rust custom handler.
-// The runtime comes from functionAppConfig.runtime ('custom'); on Flex Consumption the
-// FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION app settings are rejected, so they
-// are not set here (tests/api/infra_drift.rs checks this).
+// The runtime comes from functionAppConfig.runtime (runtimeName / runtimeVersion, chosen in
+// main.bicep; host.json's customHandler section makes the host run the handler under any of
+// them); on Flex Consumption the FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION app
+// settings are rejected, so they are not set here (tests/api/infra_drift.rs checks this).
 
 @description('Function app name (also the first label of its default hostname).')
 param name string
@@ -44,6 +45,12 @@ param sessionsTableName string
 
 @description('Application Insights resource (in this resource group) the app sends telemetry to.')
 param appInsightsName string
+
+@description('Flex Consumption runtime name (functionAppConfig.runtime.name); main.bicep explains the default.')
+param runtimeName string
+
+@description('Flex Consumption runtime version, as the region\'s catalog spells it.')
+param runtimeVersion string
 
 @description('Memory of each instance, in MB.')
 @allowed([
@@ -244,8 +251,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
       }
       runtime: {
-        name: 'custom'
-        version: '1.0'
+        name: runtimeName
+        version: runtimeVersion
       }
     }
   }

@@ -11,15 +11,22 @@
 //!   `appSettings: { X: ... }` object, or of a `Microsoft.Web/sites/config` 'appsettings' resource);
 //! - every setting named `*_TABLE` has its default created as a table resource, every `*_CONTAINER`
 //!   as a blob container resource;
-//! - the function app runs the `custom` runtime (`functionAppConfig.runtime.name`), and neither
-//!   `FUNCTIONS_WORKER_RUNTIME` nor `FUNCTIONS_EXTENSION_VERSION` is set (Flex Consumption rejects them);
+//! - the function app's runtime (`functionAppConfig.runtime`) comes from main.bicep's
+//!   `functionAppRuntime` / `functionAppRuntimeVersion` parameters, whose defaults match
+//!   `infra/main.parameters.json`, deploy.yml checks that pair against the region's Flex catalog,
+//!   and host.json has the `customHandler` section that makes the host run the handler under any
+//!   runtime; neither `FUNCTIONS_WORKER_RUNTIME` nor `FUNCTIONS_EXTENSION_VERSION` is set (Flex
+//!   Consumption rejects them);
+//! - role assignments are named `guid(scope, <principal id>, <role>)` with the same principal id
+//!   expression they grant (not the identity's resource id);
 //! - no `output` exposes a key, a connection string or a `list*()` result;
 //! - deny by default (`vnetEnabled`, default `true`): the storage account deployed with the
 //!   defaults has `publicNetworkAccess: 'Disabled'` and `networkAcls.defaultAction: 'Deny'` as
 //!   literals, and a public account may exist only as the `vnetEnabled=false` alternative; private
 //!   endpoints exist for blob, queue and table, with `privatelink.*` DNS zones, VNet links and zone
 //!   groups; the app sets `virtualNetworkSubnetId` from a subnet delegated to
-//!   `Microsoft.App/environments`;
+//!   `Microsoft.App/environments`; that subnet has a NAT gateway with a static Standard public IP
+//!   (`natGatewayEnabled`, default `true`) as its explicit outbound path;
 //! - the caller allow-list (`allowedIpRanges`, default empty) becomes `ipSecurityRestrictions`
 //!   ending in a deny-all, and the SCM site keeps its own rules (`scmIpSecurityRestrictionsUseMain: false`).
 
@@ -101,15 +108,112 @@ fn every_table_and_container_setting_has_its_default_created() {
 }
 
 #[test]
-fn the_function_app_uses_the_custom_runtime_without_worker_runtime_settings() {
+fn the_function_app_takes_its_runtime_from_parameters_and_runs_as_a_custom_handler() {
     let files = bicep_files();
-    let runtimes = function_app_runtime_names(&files);
+    let main = main_file(&files);
+    // main.bicep: `param functionAppRuntime string = '...'` and `param functionAppRuntimeVersion string = '...'`.
+    let mut defaults = Vec::new();
+    for param in ["functionAppRuntime", "functionAppRuntimeVersion"] {
+        let default = match param_default(&main.toks, param) {
+            Some(Tok::Str {
+                value,
+                interpolated: false,
+            }) => value,
+            other => panic!(
+                "infra/main.bicep must declare `param {param} string = '<default>'` (the Flex \
+                 Consumption runtime, checked against the region's catalog by deploy.yml); found \
+                 default {other:?}"
+            ),
+        };
+        assert!(!default.is_empty(), "param {param} has an empty default");
+        defaults.push(default);
+    }
+    // infra/main.parameters.json, which deploy.yml passes and reads for its catalog check, agrees.
+    let params_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/main.parameters.json");
+    let params: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(&params_path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", params_path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{} is not JSON: {e}", params_path.display()));
+    for (param, default) in ["functionAppRuntime", "functionAppRuntimeVersion"]
+        .iter()
+        .zip(&defaults)
+    {
+        let value = params["parameters"][param]["value"].as_str();
+        assert_eq!(
+            value,
+            Some(default.as_str()),
+            "infra/main.parameters.json must set {param} to the same value as main.bicep's default \
+             ('{default}'): deploy.yml reads it from there for the Flex catalog check"
+        );
+    }
+    // The function app's functionAppConfig.runtime is the module parameters, fed from those params.
+    let runtimes = function_app_runtime_values(&files);
     assert!(
-        runtimes.iter().any(|r| r == "custom"),
-        "the function app must set `functionAppConfig: {{ runtime: {{ name: 'custom', version: '1.0' }} }}` \
-         (a Rust custom handler on Flex Consumption); runtime names found: {runtimes:?} in {}",
+        !runtimes.is_empty(),
+        "no `functionAppConfig: {{ runtime: {{ name: ..., version: ... }} }}` in {}",
         describe(&files)
     );
+    for (file, name, version) in &runtimes {
+        let (Some(Tok::Ident(name)), Some(Tok::Ident(version))) = (name, version) else {
+            panic!(
+                "{}: functionAppConfig.runtime must take name and version from parameters (fed \
+                 from main.bicep's functionAppRuntime / functionAppRuntimeVersion), not literals; \
+                 found name {name:?}, version {version:?}",
+                file.display()
+            );
+        };
+        let target = files
+            .iter()
+            .find(|f| &f.path == file)
+            .expect("file is listed");
+        let (holder, module) = module_deploying(&files, target)
+            .unwrap_or_else(|| panic!("no `module` deploys {}", file.display()));
+        for (inner, outer) in [
+            (name, "functionAppRuntime"),
+            (version, "functionAppRuntimeVersion"),
+        ] {
+            assert_eq!(
+                module.param_value(&holder.toks, inner),
+                Some(vec![Tok::Ident(outer.into())]),
+                "{} must pass `{inner}: {outer}` to {}",
+                holder.path.display(),
+                file.display()
+            );
+        }
+    }
+    // host.json makes the host run the handler whatever the runtime name is.
+    let host_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("host.json");
+    let host: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(&host_path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", host_path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{} is not JSON: {e}", host_path.display()));
+    assert!(
+        host["customHandler"]["description"]["defaultExecutablePath"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty()),
+        "host.json must have customHandler.description.defaultExecutablePath: with it the Functions \
+         host runs the handler as a custom handler under any Flex runtime (node, custom, ...)"
+    );
+    // deploy.yml checks the pair against the region's catalog before deploying.
+    let deploy_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/deploy.yml");
+    let deploy = fs::read_to_string(&deploy_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", deploy_path.display()));
+    for needle in [
+        "list-flexconsumption-runtimes",
+        "functionAppRuntime",
+        "functionAppRuntimeVersion",
+    ] {
+        assert!(
+            deploy.contains(needle),
+            "{} should check the runtime against the region's Flex catalog (`az functionapp \
+             list-flexconsumption-runtimes`, with functionAppRuntime / functionAppRuntimeVersion \
+             from infra/main.parameters.json) before deploying; '{needle}' not found",
+            deploy_path.display()
+        );
+    }
+    // No worker-runtime app settings.
     let app_settings = app_setting_names(&files);
     for forbidden in ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"] {
         assert!(
@@ -126,6 +230,68 @@ fn the_function_app_uses_the_custom_runtime_without_worker_runtime_settings() {
             );
         }
     }
+}
+
+#[test]
+fn role_assignment_names_come_from_the_principal_id_they_grant() {
+    let files = bicep_files();
+    let mut count = 0;
+    for file in &files {
+        let toks = &file.toks;
+        for res in resources(toks) {
+            if res.existing
+                || !res
+                    .type_lower
+                    .starts_with("microsoft.authorization/roleassignments@")
+            {
+                continue;
+            }
+            count += 1;
+            let (open, close) = if res.is_loop {
+                // [for x in SOURCE: { ... }]: the body is the last object before the closing `]`.
+                let body = (res.open + 1..res.close)
+                    .rev()
+                    .find(|&k| {
+                        toks[k] == Tok::Punct('{') && matching_close(toks, k) == Some(res.close - 1)
+                    })
+                    .unwrap_or_else(|| panic!("{}: unreadable loop", file.path.display()));
+                (body, res.close - 1)
+            } else {
+                (res.open, res.close)
+            };
+            let principal = value_at(toks, open, close, &["properties", "principalId"])
+                .map(|v| expression_at(toks, v))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: a role assignment without properties.principalId",
+                        file.path.display()
+                    )
+                });
+            let name = value_index(toks, open, close, "name")
+                .map(|v| expression_at(toks, v))
+                .unwrap_or_default();
+            let args = call_arguments(&name, "guid").unwrap_or_else(|| {
+                panic!(
+                    "{}: name the role assignment `guid(<scope>.id, <principal id>, <role>)`; found {name:?}",
+                    file.path.display()
+                )
+            });
+            assert!(
+                args.len() == 3 && args[1] == principal,
+                "{}: the role assignment's name must be guid(<scope>.id, {principal:?}, <role \
+                 definition id>), with the same principal id expression as properties.principalId \
+                 (as the Flex samples do): a name built from the identity's resource id survives a \
+                 recreated identity and then fails with RoleAssignmentUpdateNotPermitted. Found \
+                 guid arguments {args:?}",
+                file.path.display()
+            );
+        }
+    }
+    assert!(
+        count > 0,
+        "no Microsoft.Authorization/roleAssignments in {}: the app's identity needs its data roles",
+        describe(&files)
+    );
 }
 
 #[test]
@@ -403,6 +569,122 @@ fn with_the_defaults_the_app_joins_the_vnet() {
 }
 
 #[test]
+fn with_the_defaults_the_app_subnet_leaves_through_a_nat_gateway() {
+    let files = bicep_files();
+    let main = main_file(&files);
+    assert_eq!(
+        param_default(&main.toks, "natGatewayEnabled"),
+        Some(Tok::Ident("true".into())),
+        "infra/main.bicep must declare `param natGatewayEnabled bool = true`: with the VNet, the \
+         app's outbound internet traffic needs an explicit path (default outbound access is being \
+         retired for new virtual networks)"
+    );
+    let params_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/main.parameters.json");
+    let params: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&params_path).expect("main.parameters.json"))
+            .expect("main.parameters.json is JSON");
+    assert_ne!(
+        params["parameters"]["natGatewayEnabled"]["value"].as_bool(),
+        Some(false),
+        "infra/main.parameters.json turns the NAT gateway off; the default deployment should have it"
+    );
+    let mut nat_files = Vec::new();
+    let mut static_standard_ip = false;
+    let mut subnet_uses_nat = false;
+    for file in &files {
+        let toks = &file.toks;
+        for res in resources(toks) {
+            if res.existing || res.is_loop {
+                continue;
+            }
+            if res.type_lower.starts_with("microsoft.network/natgateways@") {
+                assert!(
+                    value_at(
+                        toks,
+                        res.open,
+                        res.close,
+                        &["properties", "publicIpAddresses"]
+                    )
+                    .is_some(),
+                    "{}: the NAT gateway needs properties.publicIpAddresses (its outbound address)",
+                    file.path.display()
+                );
+                nat_files.push(file);
+            } else if res
+                .type_lower
+                .starts_with("microsoft.network/publicipaddresses@")
+            {
+                static_standard_ip |= literal_at(
+                    toks,
+                    res.open,
+                    res.close,
+                    &["properties", "publicIPAllocationMethod"],
+                )
+                .as_deref()
+                    == Some("Static")
+                    && literal_at(toks, res.open, res.close, &["sku", "name"]).as_deref()
+                        == Some("Standard");
+            } else if res
+                .type_lower
+                .starts_with("microsoft.network/virtualnetworks@")
+            {
+                // The subnet delegated to Microsoft.App/environments (the app's) has `natGateway:`.
+                let body = &toks[res.open..res.close];
+                for k in 0..body.len() {
+                    if body[k] != Tok::Punct('{') {
+                        continue;
+                    }
+                    let Some(end) = matching_close(body, k) else {
+                        continue;
+                    };
+                    let Some(props) = value_index(body, k, end, "properties") else {
+                        continue;
+                    };
+                    let Some(props_end) = matching_close(body, props) else {
+                        continue;
+                    };
+                    let delegated = string_literals(&body[props..props_end])
+                        .iter()
+                        .any(|s| s == "Microsoft.App/environments");
+                    if delegated && value_index(body, props, props_end, "natGateway").is_some() {
+                        subnet_uses_nat = true;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        !nat_files.is_empty(),
+        "no Microsoft.Network/natGateways resource in {}: the app subnet needs an explicit outbound \
+         path (infra/modules/network.bicep)",
+        describe(&files)
+    );
+    assert!(
+        static_standard_ip,
+        "no Microsoft.Network/publicIPAddresses with sku.name 'Standard' and \
+         properties.publicIPAllocationMethod 'Static' (literals): the NAT gateway's address should \
+         be known and stable"
+    );
+    assert!(
+        subnet_uses_nat,
+        "the subnet delegated to Microsoft.App/environments (the app's VNet integration) does not \
+         set properties.natGateway"
+    );
+    for file in nat_files {
+        let Some((holder, module)) = module_deploying(&files, file) else {
+            continue;
+        };
+        assert_eq!(
+            module.param_value(&holder.toks, "natGatewayEnabled"),
+            Some(vec![Tok::Ident("natGatewayEnabled".into())]),
+            "{} must pass `natGatewayEnabled: natGatewayEnabled` to {}",
+            holder.path.display(),
+            file.path.display()
+        );
+    }
+}
+
+#[test]
 fn the_caller_allow_list_ends_in_deny_all_and_leaves_the_scm_site_its_own_rules() {
     let files = bicep_files();
     let main = main_file(&files);
@@ -657,8 +939,9 @@ fn array_declared_as(toks: &[Tok], symbol: &str) -> Vec<String> {
     Vec::new()
 }
 
-/// Values of `name` in every `functionAppConfig: { runtime: { name: '...' } }`.
-fn function_app_runtime_names(files: &[BicepFile]) -> Vec<String> {
+/// Every `functionAppConfig: { runtime: { name: X, version: Y } }`: the file, and the first token
+/// of X and of Y.
+fn function_app_runtime_values(files: &[BicepFile]) -> Vec<(PathBuf, Option<Tok>, Option<Tok>)> {
     let mut found = Vec::new();
     for file in files {
         let toks = &file.toks;
@@ -676,13 +959,64 @@ fn function_app_runtime_names(files: &[BicepFile]) -> Vec<String> {
                 continue;
             }
             if let Some(runtime_end) = matching_close(toks, runtime) {
-                if let Some(name) = literal_value_of(toks, runtime, runtime_end, "name") {
-                    found.push(name);
-                }
+                let at =
+                    |key| value_index(toks, runtime, runtime_end, key).map(|v| toks[v].clone());
+                found.push((file.path.clone(), at("name"), at("version")));
             }
         }
     }
     found
+}
+
+/// The tokens of the expression starting at `start`, up to the end of its line (brackets may span lines).
+fn expression_at(toks: &[Tok], start: usize) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut k = start;
+    while k < toks.len() {
+        match toks[k] {
+            Tok::Newline | Tok::Punct('}' | ']' | ')' | ',') => break,
+            Tok::Punct('{' | '[' | '(') => {
+                let end = matching_close(toks, k).unwrap_or(toks.len() - 1);
+                out.extend(
+                    toks[k..=end]
+                        .iter()
+                        .filter(|t| **t != Tok::Newline)
+                        .cloned(),
+                );
+                k = end + 1;
+                continue;
+            }
+            _ => out.push(toks[k].clone()),
+        }
+        k += 1;
+    }
+    out
+}
+
+/// For an expression `FUNC(a, b, ...)`: the tokens of each argument.
+fn call_arguments(expr: &[Tok], func: &str) -> Option<Vec<Vec<Tok>>> {
+    if expr.first() != Some(&Tok::Ident(func.into())) || expr.get(1) != Some(&Tok::Punct('(')) {
+        return None;
+    }
+    let close = matching_close(expr, 1)?;
+    if close != expr.len() - 1 {
+        return None;
+    }
+    let mut args = vec![Vec::new()];
+    let mut depth = 0;
+    for tok in &expr[2..close] {
+        match tok {
+            Tok::Punct('{' | '[' | '(') => depth += 1,
+            Tok::Punct('}' | ']' | ')') => depth -= 1,
+            Tok::Punct(',') if depth == 0 => {
+                args.push(Vec::new());
+                continue;
+            }
+            _ => {}
+        }
+        args.last_mut().expect("at least one").push(tok.clone());
+    }
+    Some(args)
 }
 
 struct Output {
@@ -1327,7 +1661,21 @@ var more = {
             "E_SETTING"
         ]
     );
-    assert_eq!(function_app_runtime_names(&files), ["custom"]);
+    let runtimes = function_app_runtime_values(&files);
+    assert_eq!(runtimes.len(), 1);
+    assert_eq!(
+        (runtimes[0].1.clone(), runtimes[0].2.clone()),
+        (
+            Some(Tok::Str {
+                value: "custom".into(),
+                interpolated: false
+            }),
+            Some(Tok::Str {
+                value: "1.0".into(),
+                interpolated: false
+            })
+        )
+    );
 }
 
 #[test]

@@ -69,6 +69,8 @@ pub enum AppError {
         status: StatusCode,
         retry_after: Option<u64>,
         cause: String,
+        /// What the client is told instead of the cause.
+        message: &'static str,
     },
     /// A bug or an unavailable dependency. The client sees only a generic message; the cause is logged.
     #[error("internal error: {0}")]
@@ -172,6 +174,7 @@ impl From<TflError> for AppError {
             status,
             retry_after,
             cause,
+            message: upstream_message(status),
         };
         match error {
             TflError::NotFound(message) => Self::NotFound(message),
@@ -182,6 +185,13 @@ impl From<TflError> for AppError {
                 cause,
             ),
             TflError::BadGateway(cause) => upstream(StatusCode::BAD_GATEWAY, None, cause),
+            TflError::Unreachable(cause) => Self::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                retry_after: None,
+                cause,
+                message: "TfL could not be reached from here: check TFL_API_BASE (without \
+                          internet, point it at the TfL replay: see the README)",
+            },
             TflError::Timeout(cause) => upstream(StatusCode::GATEWAY_TIMEOUT, None, cause),
             TflError::Setup(cause) => Self::internal(cause),
         }
@@ -247,9 +257,9 @@ impl IntoResponse for AppError {
                 tracing::error!(error = %cause, "a dependency is unavailable");
                 "a backing service is unavailable; retry shortly".to_owned()
             }
-            Self::Upstream { cause, .. } => {
+            Self::Upstream { cause, message, .. } => {
                 tracing::error!(%status, error = %cause, "request failed upstream");
-                upstream_message(status).to_owned()
+                (*message).to_owned()
             }
             other => other.to_string(),
         };

@@ -8,6 +8,7 @@ use axum::{
     http::{header, HeaderMap},
 };
 use serde::de::DeserializeOwned;
+use serde_json::error::Category;
 use zeroize::Zeroize;
 
 use crate::error::{json_problem, AppError};
@@ -67,14 +68,22 @@ async fn read_bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        // "price: invalid type: floating point, expected an integer" names the field and the
-        // problem, which is what the client needs to fix it.
         let path = error.path().to_string();
-        let inner = json_problem(&error.into_inner());
-        if path == "." {
-            AppError::InvalidInput(format!("invalid JSON body: {inner}"))
-        } else {
-            AppError::InvalidInput(format!("invalid JSON body: {path}: {inner}"))
+        let inner = error.into_inner();
+        let problem = json_problem(&inner);
+        match inner.classify() {
+            // Not JSON at all: the same code as any body that does not parse as its type.
+            Category::Syntax | Category::Eof | Category::Io => {
+                AppError::MalformedBody(format!("the body is not valid JSON: {problem}"))
+            }
+            // "price: invalid type: floating point, expected an integer" names the field and
+            // the problem, which is what the client needs to fix it.
+            Category::Data if path == "." => {
+                AppError::InvalidInput(format!("invalid JSON body: {problem}"))
+            }
+            Category::Data => {
+                AppError::InvalidInput(format!("invalid JSON body: {path}: {problem}"))
+            }
         }
     })
 }

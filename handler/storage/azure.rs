@@ -89,17 +89,17 @@ impl Connection {
 /// Why a connection string is unusable. Deliberately never quotes the string: it holds a key.
 pub fn check_connection_string(value: &str) -> Result<(), &'static str> {
     let parsed = ConnectionString::new(value)
-        .map_err(|_| "expected `Key=Value;...` pairs (or UseDevelopmentStorage=true)")?;
+        .map_err(|_| "`Key=Value;...` pairs (or UseDevelopmentStorage=true)")?;
     if parsed.use_development_storage == Some(true) {
         return Ok(());
     }
     if parsed.account_name.is_none() {
-        return Err("AccountName is missing");
+        return Err("an AccountName");
     }
     parsed
         .storage_credentials()
         .map(|_| ())
-        .map_err(|_| "it has neither AccountKey nor SharedAccessSignature")
+        .map_err(|_| "an AccountKey or a SharedAccessSignature")
 }
 
 impl Connection {

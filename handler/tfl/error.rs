@@ -18,9 +18,13 @@ pub enum TflError {
         retry_after: Option<u64>,
         cause: String,
     },
-    /// TfL failed (5xx, unreachable) or sent something we cannot read.
+    /// TfL failed (5xx) or sent something we cannot read.
     #[error("{0}")]
     BadGateway(String),
+    /// TfL could not be reached at all (no route, DNS, connection refused): most likely no
+    /// internet here, or `TFL_API_BASE` pointing at nothing.
+    #[error("{0}")]
+    Unreachable(String),
     /// No answer within the configured budget.
     #[error("{0}")]
     Timeout(String),
@@ -34,7 +38,10 @@ impl TflError {
     pub fn is_outage(&self) -> bool {
         matches!(
             self,
-            Self::RateLimited { .. } | Self::BadGateway(_) | Self::Timeout(_)
+            Self::RateLimited { .. }
+                | Self::BadGateway(_)
+                | Self::Unreachable(_)
+                | Self::Timeout(_)
         )
     }
 }

@@ -108,6 +108,8 @@ impl Upstream {
                 let cause = self.describe(error);
                 let error = if timeout {
                     TflError::Timeout(format!("TfL call timed out: {cause}"))
+                } else if connect {
+                    TflError::Unreachable(format!("cannot reach TfL: {cause}"))
                 } else {
                     TflError::BadGateway(format!("cannot reach TfL: {cause}"))
                 };

@@ -161,3 +161,58 @@ async fn framework_rejections_keep_their_reason() {
     assert_eq!(reply.error_code(), "bad_request");
     assert!(reply.text().contains("duplicate field"), "{}", reply.text());
 }
+
+#[tokio::test]
+async fn malformed_json_is_one_code_everywhere_and_tfl_unreachable_says_what_to_check() {
+    let app = spawn_app().await.signed_in().await;
+    for path in ["/api/users", "/api/users/login", "/api/records"] {
+        let response = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .header("content-type", "application/json")
+            .body("{,")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "malformed_body", "{path}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("the body is not valid JSON"),
+            "{path}: {message}"
+        );
+        assert!(!message.contains('?'), "{path}: {message}");
+    }
+    // Nothing listens where TfL is configured (a closed local port): say what to check.
+    let response = app
+        .client
+        .get(format!("{}/api/status", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TFL_API_BASE"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_bad_connection_string_says_what_it_needs_once() {
+    let error = handler::config::Config::from_lookup(None, |name| {
+        (name == "STORAGE_CONNECTION_STRING").then(|| "not a connection string".to_owned())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(!error.contains("expected expected"), "{error}");
+    assert!(error.contains("Key=Value"), "{error}");
+    assert!(
+        !error.contains("not a connection string"),
+        "never echoed: {error}"
+    );
+}

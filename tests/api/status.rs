@@ -589,3 +589,56 @@ async fn a_rate_limit_says_retry_after_in_the_payload_mode_too() {
     assert!(!reply.text().contains("app_key"), "{}", reply.text());
     server.verify().await;
 }
+
+/// `scripts/tfl-replay` on a free port, stopped when dropped.
+struct Replay(std::process::Child, String);
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_replay() -> Replay {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/tfl-replay"))
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 scripts/tfl-replay");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("TFL_API_BASE=")
+        .unwrap_or_else(|| panic!("the replay printed {first:?}"))
+        .to_owned();
+    Replay(child, base)
+}
+
+#[tokio::test]
+async fn the_offline_replay_serves_status_and_bikepoint_by_tfls_paths() {
+    let replay = start_replay();
+    let app = crate::common::spawn_app_with(&[("TFL_API_BASE", replay.1.clone())]).await;
+    let get = |path: &str| app.client.get(format!("{}{path}", app.base)).send();
+    let status = get("/api/status").await.unwrap();
+    assert_eq!(status.status(), StatusCode::OK);
+    let body: serde_json::Value = status.json().await.unwrap();
+    assert!(body["Bakerloo"].is_string(), "{body}");
+    let one = get("/api/status?lines=circle&detail=true").await.unwrap();
+    assert_eq!(one.status(), StatusCode::OK);
+    assert_eq!(
+        get("/api/status?lines=nope").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let dock = get("/api/bikepoint/187").await.unwrap();
+    assert_eq!(dock.status(), StatusCode::OK);
+    assert_eq!(
+        get("/api/bikepoint/99999").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}

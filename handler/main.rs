@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use handler::{config::Config, package};
+use handler::{config::Config, package, storage::wiring::Backend};
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
@@ -56,6 +56,17 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // An unusable DATA_DIR is a configuration error like any other: say so and stop, rather
+    // than answer every request with 503 for ever.
+    if let Backend::Embedded { data_dir } = &config.storage.backend {
+        if let Err(error) = usable_dir(data_dir) {
+            eprintln!(
+                "configuration error: DATA_DIR={} cannot hold the embedded backend's data: {error}",
+                data_dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let _log_guard = handler::logging::init(config.log_format, &config.log_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -97,9 +108,15 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
         // Open storage now, in the background: `/` must answer before it is ready, and the
         // first request that needs storage should not pay for creating tables.
         let warm = state.storage.clone();
+        let storage = config.storage.backend.describe();
         tokio::spawn(async move {
             if let Err(error) = warm.get().await {
-                tracing::warn!(%error, "storage is not ready yet; requests will retry");
+                tracing::warn!(
+                    %storage,
+                    %error,
+                    "storage is not ready yet; requests will retry (nothing listening? start \
+                     Azurite, or check the connection string)"
+                );
             }
         });
         let app = handler::app(state);
@@ -122,6 +139,14 @@ fn serve(cli_port: Option<u16>) -> ExitCode {
             }
         }
     })
+}
+
+/// Creates `dir` if needed and proves a file can be written in it.
+fn usable_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(probe)
 }
 
 fn run_package(

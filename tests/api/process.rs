@@ -367,3 +367,19 @@ fn lines_dropped_under_backlog_are_counted_and_reported() {
         "{hello_lines} lines written, {dropped} counted as dropped: some were lost uncounted"
     );
 }
+
+#[test]
+fn an_unusable_data_dir_exits_2_naming_it() {
+    // A file where the directory should be: nothing can be created under it.
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("not-a-dir");
+    std::fs::write(&file, b"").unwrap();
+    let child = start(&[
+        ("PORT", free_port().to_string()),
+        ("DATA_DIR", file.join("data").display().to_string()),
+    ]);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATA_DIR="), "{stderr}");
+}

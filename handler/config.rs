@@ -185,7 +185,7 @@ settings! {
         kind: Kind::Seconds { min: 1, max: 600, expected: "whole seconds from 1 to 600" },
         default: Some("30"),
         deploy: LocalOnly,
-        doc: "Seconds a request body may go without sending data (a slow upload that keeps sending is fine); then the request fails.",
+        doc: "Seconds a request body may go without sending data, or a client without reading its answer (a slow upload that keeps sending is fine); then the request fails or the connection closes.",
     }
     MAX_CONNECTIONS {
         kind: Kind::Count { min: 1, max: 65536, expected: "a count from 1 to 65536" },

@@ -404,6 +404,14 @@ impl AppError {
 /// `expected an integer`) and without the offending value, which may be a password.
 pub fn json_problem(error: &serde_json::Error) -> String {
     let message = error.to_string();
+    // serde's words for a value that fits none of the shapes an untagged enum allows.
+    if let Some(at) = message.find("data did not match any variant of untagged enum") {
+        let position = message[at..]
+            .find(" at line ")
+            .map(|p| &message[at + p..])
+            .unwrap_or("");
+        return format!("a value of the wrong type{position}");
+    }
     let (problem, position) = match message.rfind(" at line ") {
         Some(at) => message.split_at(at),
         None => (message.as_str(), ""),

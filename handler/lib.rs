@@ -88,13 +88,21 @@ pub fn app(state: AppState) -> Router {
         });
 
     let payload_api = api.clone();
+    // The payload route reads and parses its envelope itself, outside `api`'s layers: it gets
+    // the same deadline and panic guard.
+    let payload = any(move |function, request| {
+        host::invocation::invoke(payload_api.clone(), functions::NAMES, function, request)
+    })
+    .layer(
+        ServiceBuilder::new()
+            .layer(host::deadline::DeadlineLayer::new(
+                limits::RESPONSE_DEADLINE,
+                StatusCode::GATEWAY_TIMEOUT,
+            ))
+            .layer(CatchPanicLayer::new()),
+    );
     api.route("/", get(host::readiness))
-        .route(
-            "/{function}",
-            any(move |function, request| {
-                host::invocation::invoke(payload_api.clone(), functions::NAMES, function, request)
-            }),
-        )
+        .route("/{function}", payload)
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn(logging::log_request))

@@ -3,17 +3,28 @@
 //! ends an idle keep-alive connection), a request body that stops arriving fails after
 //! `BODY_TIMEOUT` of silence (a slow upload that keeps sending is fine), and at most
 //! `MAX_CONNECTIONS` connections are served at once: past that, new ones wait in the listen
-//! backlog while established ones carry on undisturbed. On shutdown the listener closes,
+//! backlog while established ones carry on undisturbed. A client that stops reading its
+//! answer for `BODY_TIMEOUT` loses the connection too. On shutdown the listener closes,
 //! in-flight requests finish (up to a grace period), and idle connections are closed.
 
-use std::{convert::Infallible, future::Future, io, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    io,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{body::Body, extract::Request, Router};
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
     net::TcpListener,
     sync::{watch, Semaphore},
+    time::Sleep,
 };
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
@@ -77,6 +88,7 @@ pub async fn serve(
             let app = app.clone();
             async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
         });
+        let stream = StalledWrites::new(stream, limits.body_timeout);
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let mut stopping = stopping_rx.clone();
         tokio::spawn(async move {
@@ -106,6 +118,95 @@ pub async fn serve(
         tracing::warn!("in-flight requests did not finish in time; exiting anyway");
     }
     Ok(())
+}
+
+/// A connection whose writes fail once the peer has read nothing for `limit`: a client that
+/// asks for a large answer (or pipelines many) and never reads would otherwise hold its
+/// connection, and its place under the cap, for ever.
+struct StalledWrites<S> {
+    inner: S,
+    limit: Duration,
+    /// Set while a write waits on the peer; boxed, so only a stalled write allocates.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> StalledWrites<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StalledWrites<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> StalledWrites<S> {
+    /// Runs one write; a pending one starts (or keeps) the clock, any progress stops it.
+    fn timed<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match write(Pin::new(&mut self.inner), cx) {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let limit = self.limit;
+                let stalled = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client stopped reading",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StalledWrites<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.timed(cx, |inner, cx| inner.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.timed(cx, |inner, cx| inner.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.timed(cx, |inner, cx| inner.poll_flush(cx))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Resolves on SIGTERM (how the host and Azure stop an instance) or SIGINT (Ctrl-C).

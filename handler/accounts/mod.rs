@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use self::{
     easy_auth::Principal,
-    passwords::{Passwords, Verified},
+    passwords::{PasswordError, Passwords, Verified},
 };
 use crate::{
     domain::{now_unix, Attempts, Invalid, Owner, Reservation, UserId, Username},
@@ -161,6 +161,9 @@ impl Accounts {
         password: Zeroizing<String>,
         wrong: AccountError,
     ) -> Result<User, AccountError> {
+        // A place in the hashing queue first: when it is full the answer is 503 at once, and
+        // no attempt is spent on a check that never ran.
+        let place = self.passwords.place()?;
         let now = now_unix();
         let (user, reservation) = match guard {
             Guard::Account(id) => {
@@ -192,7 +195,7 @@ impl Accounts {
         let verified_hash = user.as_ref().and_then(|user| user.password_hash.clone());
         let verified = self
             .passwords
-            .verify(password.clone(), verified_hash.clone())
+            .verify_in(place, password.clone(), verified_hash.clone())
             .await?;
         let refused = || {
             if reservation.last {
@@ -205,7 +208,12 @@ impl Accounts {
             return Err(refused());
         };
         let rehashed = match verified {
-            Verified::YesRehash => Some(self.passwords.hash(password).await?),
+            // An upgrade of the stored hash; with the queue full it waits for the next login.
+            Verified::YesRehash => match self.passwords.hash(password).await {
+                Ok(hash) => Some(hash),
+                Err(PasswordError::Overloaded) => None,
+                Err(error) => return Err(error.into()),
+            },
             _ => None,
         };
         let settled = storage

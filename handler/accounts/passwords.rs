@@ -7,7 +7,7 @@ use argon2::{
     password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier},
     Algorithm, Argon2, Params, Version,
 };
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
@@ -58,10 +58,22 @@ const QUEUED_PER_THREAD: usize = 16;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The queue of the hashing threads, started on first use.
+/// The queue of the hashing threads, started on first use. Its places are counted by a
+/// semaphore, so a caller can make sure of one before doing anything that should not happen
+/// when the queue is full (spending a lockout attempt).
 #[derive(Debug, Clone)]
 pub struct Passwords {
     jobs: Arc<OnceLock<mpsc::SyncSender<Job>>>,
+    places: Arc<Semaphore>,
+}
+
+/// A place in the hashing queue, held until the job has run (or been skipped).
+#[derive(Debug)]
+pub struct Place(#[allow(dead_code)] OwnedSemaphorePermit);
+
+fn threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.saturating_sub(1).max(1)
 }
 
 impl Default for Passwords {
@@ -88,16 +100,26 @@ impl Passwords {
     pub fn new() -> Self {
         Self {
             jobs: Arc::new(OnceLock::new()),
+            // Each thread's job in hand plus its waiting ones.
+            places: Arc::new(Semaphore::new(threads() * (QUEUED_PER_THREAD + 1))),
         }
+    }
+
+    /// A place in the queue, or [`PasswordError::Overloaded`] at once when there is none.
+    pub fn place(&self) -> Result<Place, PasswordError> {
+        Arc::clone(&self.places)
+            .try_acquire_owned()
+            .map(Place)
+            .map_err(|_| PasswordError::Overloaded)
     }
 
     /// Like `spawn_blocking`, but on dedicated threads: at most `cores - 1` (each hash takes
     /// ~19 MiB and a core for tens of milliseconds), each at the lowest CPU priority.
     fn pool(&self) -> &mpsc::SyncSender<Job> {
         self.jobs.get_or_init(|| {
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            let threads = cores.saturating_sub(1).max(1);
-            let (sender, receiver) = mpsc::sync_channel::<Job>(threads * QUEUED_PER_THREAD);
+            let threads = threads();
+            // Never full: the places above admit fewer jobs than it holds.
+            let (sender, receiver) = mpsc::sync_channel::<Job>(threads * (QUEUED_PER_THREAD + 1));
             let receiver = Arc::new(Mutex::new(receiver));
             for n in 0..threads {
                 let receiver = Arc::clone(&receiver);
@@ -149,10 +171,12 @@ impl Passwords {
 
     async fn blocking<T: Send + 'static>(
         &self,
+        place: Place,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
+            let _place = place;
             // The request gave up (client gone, deadline passed): nobody wants the answer.
             if done.is_closed() {
                 return;
@@ -171,7 +195,7 @@ impl Passwords {
     pub async fn hash(&self, password: Zeroizing<String>) -> Result<String, PasswordError> {
         let mut salt = [0u8; SALT_BYTES];
         getrandom::fill(&mut salt).map_err(|error| PasswordError::Hashing(error.to_string()))?;
-        self.blocking(move || {
+        self.blocking(self.place()?, move || {
             argon2()
                 .hash_password_with_salt(password.as_bytes(), &salt)
                 .map(|hash| hash.to_string())
@@ -187,9 +211,19 @@ impl Passwords {
         password: Zeroizing<String>,
         stored: Option<String>,
     ) -> Result<Verified, PasswordError> {
+        self.verify_in(self.place()?, password, stored).await
+    }
+
+    /// [`Passwords::verify`] in a place taken beforehand with [`Passwords::place`].
+    pub async fn verify_in(
+        &self,
+        place: Place,
+        password: Zeroizing<String>,
+        stored: Option<String>,
+    ) -> Result<Verified, PasswordError> {
         let real = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        self.blocking(move || {
+        self.blocking(place, move || {
             let Ok(hash) = PasswordHash::new(&phc) else {
                 return Verified::No;
             };
@@ -221,11 +255,6 @@ mod tests {
 
     use super::*;
 
-    fn threads() -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        cores.saturating_sub(1).max(1)
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_at_once_and_an_abandoned_job_is_skipped() {
         let passwords = Passwords::new();
@@ -237,9 +266,10 @@ mod tests {
         for _ in 0..threads() {
             let (passwords, release_rx, started_tx) =
                 (passwords.clone(), release_rx.clone(), started_tx.clone());
+            let place = passwords.place().expect("a place");
             busy.push(tokio::spawn(async move {
                 passwords
-                    .blocking(move || {
+                    .blocking(place, move || {
                         let _ = started_tx.send(());
                         let _ = release_rx.lock().map(|rx| rx.recv());
                     })
@@ -251,28 +281,35 @@ mod tests {
                 .recv_timeout(std::time::Duration::from_secs(10))
                 .expect("a hashing thread took the job");
         }
-        // One job whose request goes away while it waits, then a full queue behind it.
+        // One job whose request goes away while it waits, polled once (which queues it) and
+        // dropped, as when a client hangs up; then every other place taken.
         let abandoned_ran = Arc::new(AtomicBool::new(false));
         let flag = abandoned_ran.clone();
-        // Polled once (which queues it), then dropped, as when a client hangs up.
         let abandoned = passwords
-            .blocking(move || flag.store(true, Ordering::SeqCst))
+            .blocking(passwords.place().expect("a place"), move || {
+                flag.store(true, Ordering::SeqCst)
+            })
             .now_or_never();
         assert!(abandoned.is_none(), "it waits behind the busy threads");
-        while passwords.pool().try_send(Box::new(|| {})).is_ok() {}
+        let mut held = Vec::new();
+        while let Ok(place) = passwords.place() {
+            held.push(place);
+        }
         assert!(matches!(
-            passwords.blocking(|| ()).await,
+            passwords.verify(Zeroizing::new("x".into()), None).await,
             Err(PasswordError::Overloaded)
         ));
+        drop(held);
         drop(release_tx);
         for task in busy {
             task.await.expect("task").expect("job");
         }
-        // Everything queued has run once this job, queued last, has.
-        while passwords.pool().try_send(Box::new(|| {})).is_err() {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        passwords.blocking(|| ()).await.expect("the queue drains");
+        // Jobs run in order: once this one has run, the abandoned one has had its turn.
+        let place = passwords.place().expect("a place");
+        passwords
+            .blocking(place, || ())
+            .await
+            .expect("the queue drains");
         assert!(
             !abandoned_ran.load(Ordering::SeqCst),
             "a job whose request was gone was run"

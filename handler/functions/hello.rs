@@ -107,7 +107,12 @@ async fn name_from_body(request: Request) -> Result<Option<String>, AppError> {
             }
             serde_json::from_slice::<HelloBody>(&body)
                 .map(|json| json.name)
-                .map_err(|error| AppError::MalformedBody(format!("invalid JSON body: {error}")))
+                .map_err(|error| {
+                    AppError::MalformedBody(format!(
+                        "invalid JSON body: {}",
+                        crate::error::json_problem(&error)
+                    ))
+                })
         }
         Some("multipart/form-data") => name_from_multipart(request).await,
         Some(_) => Err(unsupported()),

@@ -22,7 +22,7 @@ use axum::{
 };
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tower::ServiceExt;
 
 use crate::{
@@ -32,6 +32,10 @@ use crate::{
 
 /// A payload carries the original body as base64 text, a third larger than the body itself.
 pub const MAX_PAYLOAD_BYTES: usize = limits::MAX_BODY_BYTES / 3 * 4 + 64 * 1024;
+/// Header values a payload may carry: the host copies a real request's headers, and HTTP
+/// servers accept about a hundred (hyper's default); far more is not a request, and past
+/// ~25,000 the header map itself gives out.
+const MAX_HEADERS: usize = 200;
 /// The largest response carried back in a payload: it is buffered whole (and the host buffers
 /// it again), so bound it. Text answers here are far smaller; files need HTTP mode anyway.
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -61,7 +65,41 @@ struct HttpTriggerRequest {
     #[serde(rename = "Headers", alias = "headers", default)]
     headers: BTreeMap<String, HeaderValues>,
     #[serde(rename = "Body", alias = "body", default)]
-    body: Value,
+    body: PayloadBody,
+}
+
+/// `Data.req.Body`: absent, text (base64 for binary content types), or JSON the host sent
+/// parsed, kept as the text it came in: a large array must not become a tree of values
+/// (tens of bytes of memory for each byte of payload).
+#[derive(Debug, Default)]
+enum PayloadBody {
+    #[default]
+    Absent,
+    Text(String),
+    Json(Box<RawValue>),
+}
+
+impl<'de> Deserialize<'de> for PayloadBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Option::<Box<RawValue>>::deserialize(deserializer)? {
+            None => Ok(Self::Absent),
+            Some(raw) if raw.get().starts_with('"') => serde_json::from_str(raw.get())
+                .map(Self::Text)
+                .map_err(serde::de::Error::custom),
+            Some(raw) => Ok(Self::Json(raw)),
+        }
+    }
+}
+
+impl PayloadBody {
+    /// The host leaves `Body` out when the request had no Content-Length.
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Absent => true,
+            Self::Text(text) => text.is_empty(),
+            Self::Json(_) => false,
+        }
+    }
 }
 
 /// The host sends header values as arrays of strings; tolerate a bare string too.
@@ -136,7 +174,7 @@ async fn run(api: Router, request: Request) -> Result<InvocationResult, AppError
             crate::error::json_problem(&error)
         ))
     })?;
-    if invocation.data.req.body.is_null() && is_chunked(&invocation.data.req.headers) {
+    if invocation.data.req.body.is_empty() && is_chunked(&invocation.data.req.headers) {
         let dropped = AppError::Status {
             status: StatusCode::LENGTH_REQUIRED,
             message: format!(
@@ -190,6 +228,19 @@ fn into_http_request(req: HttpTriggerRequest) -> Result<Request, AppError> {
         .filter(|p| p.as_str().starts_with('/'))
         .ok_or_else(|| invalid(format!("Data.req.Url {:?} has no path", req.url)))?;
 
+    let count: usize = req
+        .headers
+        .values()
+        .map(|values| match values {
+            HeaderValues::Many(values) => values.len(),
+            HeaderValues::One(_) => 1,
+        })
+        .sum();
+    if count > MAX_HEADERS {
+        return Err(invalid(format!(
+            "Data.req.Headers has {count} header values; at most {MAX_HEADERS} are accepted"
+        )));
+    }
     let mut headers = HeaderMap::new();
     for (name, values) in &req.headers {
         let header_name = HeaderName::from_bytes(name.as_bytes())
@@ -230,10 +281,10 @@ fn is_framing(name: &HeaderName) -> bool {
 
 /// The host sends `application/octet-stream` and `multipart/*` bodies as base64 and any other
 /// body as text; a JSON body may arrive already parsed.
-fn decode_body(body: Value, headers: &HeaderMap) -> Result<Bytes, AppError> {
+fn decode_body(body: PayloadBody, headers: &HeaderMap) -> Result<Bytes, AppError> {
     match body {
-        Value::Null => Ok(Bytes::new()),
-        Value::String(text) if is_binary(headers) => {
+        PayloadBody::Absent => Ok(Bytes::new()),
+        PayloadBody::Text(text) if is_binary(headers) => {
             BASE64.decode(text.trim()).map(Bytes::from).map_err(|_| {
                 AppError::InvalidInvocation(
                     "Data.req.Body must be base64 for application/octet-stream and multipart bodies"
@@ -241,8 +292,8 @@ fn decode_body(body: Value, headers: &HeaderMap) -> Result<Bytes, AppError> {
                 )
             })
         }
-        Value::String(text) => Ok(Bytes::from(text)),
-        other => Ok(Bytes::from(other.to_string())),
+        PayloadBody::Text(text) => Ok(Bytes::from(text)),
+        PayloadBody::Json(raw) => Ok(Bytes::from(raw.get().to_owned())),
     }
 }
 
@@ -322,7 +373,11 @@ async fn into_output(response: Response) -> HttpOutput {
 mod tests {
     use super::*;
 
-    fn trigger(body: Value, content_type: &str) -> HttpTriggerRequest {
+    fn text(body: &str) -> PayloadBody {
+        PayloadBody::Text(body.to_owned())
+    }
+
+    fn trigger(body: PayloadBody, content_type: &str) -> HttpTriggerRequest {
         HttpTriggerRequest {
             url: "http://localhost:7071/api/hello?name=Ada".into(),
             method: "POST".into(),
@@ -336,44 +391,47 @@ mod tests {
 
     #[test]
     fn base64_only_for_binary_content_types() {
-        let request =
-            into_http_request(trigger(Value::String("aGk=".into()), "text/plain")).expect("valid");
+        let request = into_http_request(trigger(text("aGk="), "text/plain")).expect("valid");
         assert_eq!(request.headers()[header::CONTENT_LENGTH], "4");
 
-        let request = into_http_request(trigger(
-            Value::String("aGk=".into()),
-            "application/octet-stream",
-        ))
-        .expect("valid");
+        let request =
+            into_http_request(trigger(text("aGk="), "application/octet-stream")).expect("valid");
         assert_eq!(request.headers()[header::CONTENT_LENGTH], "2");
         assert_eq!(request.uri(), "/api/hello?name=Ada");
     }
 
     #[test]
     fn bad_base64_is_a_client_error() {
-        let err = into_http_request(trigger(Value::String("%%%".into()), "multipart/form-data"))
-            .unwrap_err();
+        let err = into_http_request(trigger(text("%%%"), "multipart/form-data")).unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn parsed_json_bodies_are_reserialised() {
-        let request = into_http_request(trigger(
-            serde_json::json!({"name": "Ada"}),
-            "application/json",
-        ))
-        .expect("valid");
+        let parsed: PayloadBody = serde_json::from_str(r#"{"name":"Ada"}"#).unwrap();
+        let request = into_http_request(trigger(parsed, "application/json")).expect("valid");
         assert_eq!(request.headers()[header::CONTENT_LENGTH], "14");
     }
 
     #[test]
+    fn a_flood_of_headers_is_a_client_error_not_a_panic() {
+        let mut req = trigger(PayloadBody::Absent, "text/plain");
+        for n in 0..30_000 {
+            req.headers
+                .insert(format!("x-{n}"), HeaderValues::One("v".into()));
+        }
+        let err = into_http_request(req).unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
     fn bad_method_and_url_are_named() {
-        let mut req = trigger(Value::Null, "text/plain");
+        let mut req = trigger(PayloadBody::Absent, "text/plain");
         req.method = "GE T".into();
         let err = into_http_request(req).unwrap_err();
         assert!(err.to_string().contains("Method"), "{err}");
 
-        let mut req = trigger(Value::Null, "text/plain");
+        let mut req = trigger(PayloadBody::Absent, "text/plain");
         req.url = "not a url".into();
         let err = into_http_request(req).unwrap_err();
         assert!(err.to_string().contains("Url"), "{err}");

@@ -15,6 +15,10 @@ use crate::error::{json_problem, AppError};
 
 /// JSON bodies here are small records; nothing needs more.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// All the time a JSON body may take to arrive. `BODY_TIMEOUT` bounds silence; this bounds a
+/// client that trickles a byte now and then to hold a connection for the full response
+/// deadline. 64 KiB in 30 s is a slower link than any real client's.
+pub const JSON_BODY_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `application/json`, or any `application/*+json` (e.g. `merge-patch+json`).
 fn is_json(headers: &HeaderMap) -> bool {
@@ -60,9 +64,16 @@ async fn read_bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> 
             "send the body as application/json".into(),
         ));
     }
-    to_bytes(body, MAX_JSON_BYTES)
-        .await
-        .map_err(|error| AppError::reading_body(&error, MAX_JSON_BYTES))
+    match tokio::time::timeout(JSON_BODY_TIME, to_bytes(body, MAX_JSON_BYTES)).await {
+        Ok(read) => read.map_err(|error| AppError::reading_body(&error, MAX_JSON_BYTES)),
+        Err(_) => Err(AppError::Status {
+            status: axum::http::StatusCode::REQUEST_TIMEOUT,
+            message: format!(
+                "the body did not arrive within {} seconds",
+                JSON_BODY_TIME.as_secs()
+            ),
+        }),
+    }
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {

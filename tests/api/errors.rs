@@ -216,3 +216,37 @@ fn a_bad_connection_string_says_what_it_needs_once() {
         "never echoed: {error}"
     );
 }
+
+#[tokio::test]
+async fn json_errors_name_no_internal_type_and_echo_no_value() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/api/hello", app.base))
+        .header("content-type", "application/json")
+        .body("123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let message = response.json::<serde_json::Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!message.contains("HelloBody"), "{message}");
+    assert!(!message.contains("123456789"), "{message}");
+    let payload = serde_json::json!({"Data": {"req": {"Url": "http://x/api/hello", "Method": "GET", "Headers": {"a": 5}}}});
+    let response = app
+        .client
+        .post(format!("{}/hello", app.base))
+        .json(&payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let message = response.json::<serde_json::Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!message.contains("HeaderValues"), "{message}");
+}

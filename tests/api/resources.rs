@@ -147,11 +147,56 @@ async fn connections_over_the_cap_wait_and_established_ones_are_undisturbed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_stops_reading_loses_its_connection() {
+    let app = app_with(&[("BODY_TIMEOUT", "1"), ("MAX_CONNECTIONS", "1")])
+        .await
+        .signed_in()
+        .await;
+    app.client
+        .put(format!("{}/api/upload/big.bin", app.base))
+        .body(vec![b'x'; 16 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    let token = app.token.clone().unwrap();
+    // Asks for 16 MiB, more than the socket buffers hold, and reads none of it.
+    let mut greedy = TcpStream::connect(app.address).await.unwrap();
+    greedy
+        .write_all(
+            format!(
+                "GET /api/upload/big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // The only place under the cap is taken until the server gives up on that client.
+    let mut next = TcpStream::connect(app.address).await.unwrap();
+    next.write_all(HELLO).await.unwrap();
+    assert!(read_response(&mut next).await.starts_with("HTTP/1.1 200"));
+    drop(greedy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_password_checks_is_refused_at_once_not_queued() {
     let app = app_with(&[]).await;
+    app.register_and_login("flooded").await;
     let base = app.base.clone();
-    // Each name is new, so no lockout intervenes: every one would be a hash.
-    let statuses = join_all((0..200).map(|i| {
+    // Each name is new, so no lockout intervenes: every one would be a hash. Meanwhile the
+    // owner of a real account logs in with the right password.
+    let owner = join_all((0..8).map(|_| {
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/api/users/login"))
+                .json(&json!({"username": "flooded", "password": crate::common::PASSWORD}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    }));
+    let flood = join_all((0..200).map(|i| {
         let base = base.clone();
         async move {
             let response = reqwest::Client::new()
@@ -163,8 +208,14 @@ async fn a_flood_of_password_checks_is_refused_at_once_not_queued() {
             let retry_after = response.headers().contains_key("retry-after");
             (response.status(), retry_after)
         }
-    }))
-    .await;
+    }));
+    let (owner, statuses) = tokio::join!(owner, flood);
+    assert!(
+        owner
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{owner:?}"
+    );
     assert!(
         statuses
             .iter()
@@ -178,6 +229,8 @@ async fn a_flood_of_password_checks_is_refused_at_once_not_queued() {
         .collect();
     assert!(!refused.is_empty(), "the queue never filled");
     assert!(refused.iter().all(|(_, retry_after)| *retry_after));
-    // Once the flood is over, a login works as usual.
+    // Once the flood is over, a login works as usual, and a check refused with 503 (never
+    // run) spent none of the owner's allowance.
     app.register_and_login("after-the-flood").await;
+    app.login("flooded").await;
 }

@@ -126,6 +126,11 @@ impl Accounts {
         }
     }
 
+    /// Password hashes and verifications run since start (argon2 jobs that were not skipped).
+    pub fn password_checks_run(&self) -> u64 {
+        self.passwords.runs()
+    }
+
     /// Whether `X-MS-CLIENT-PRINCIPAL` may be believed (`TRUST_EASY_AUTH=true`).
     pub fn trusts_easy_auth(&self) -> bool {
         self.trust_easy_auth
@@ -161,15 +166,25 @@ impl Accounts {
         password: Zeroizing<String>,
         wrong: AccountError,
     ) -> Result<User, AccountError> {
-        // A place in the hashing queue first: when it is full the answer is 503 at once, and
-        // no attempt is spent on a check that never ran.
-        let place = self.passwords.place()?;
+        // A place in the hashing queue first. Without one (the queue is full) no attempt is
+        // reserved: a locked account still answers 429, any other 503, and nothing is spent
+        // on a check that never runs.
+        let place = self.passwords.place();
         let now = now_unix();
+        let try_reserve = |attempts: &mut Attempts| -> Result<Reservation, AccountError> {
+            match &place {
+                Ok(_) => attempts.reserve(now).map_err(AccountError::from),
+                Err(_) => match attempts.lock(now) {
+                    Some(locked) => Err(locked.into()),
+                    None => Err(AccountError::Overloaded),
+                },
+            }
+        };
         let (user, reservation) = match guard {
             Guard::Account(id) => {
                 match storage
                     .users
-                    .update(id, |user| user.attempts.reserve(now))
+                    .update(id, |user| try_reserve(&mut user.attempts))
                     .await
                 {
                     Ok((user, reservation)) => (Some(user), reservation),
@@ -184,7 +199,7 @@ impl Accounts {
                 None,
                 storage
                     .users
-                    .update_name_attempts(name, |attempts| attempts.reserve(now))
+                    .update_name_attempts(name, |attempts| try_reserve(attempts))
                     .await?,
             ),
         };
@@ -195,7 +210,7 @@ impl Accounts {
         let verified_hash = user.as_ref().and_then(|user| user.password_hash.clone());
         let verified = self
             .passwords
-            .verify_in(place, password.clone(), verified_hash.clone())
+            .verify_in(place?, password.clone(), verified_hash.clone())
             .await?;
         let refused = || {
             if reservation.last {

@@ -1,7 +1,10 @@
 //! Password hashing with argon2id at OWASP's parameters, off the async runtime, on a small
 //! pool of low-priority threads, so a burst of logins cannot slow other requests.
 
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    mpsc, Arc, Mutex, OnceLock,
+};
 
 use argon2::{
     password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier},
@@ -65,6 +68,8 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct Passwords {
     jobs: Arc<OnceLock<mpsc::SyncSender<Job>>>,
     places: Arc<Semaphore>,
+    /// Hashes and verifications actually run: what the lockout and the queue bound.
+    runs: Arc<AtomicU64>,
 }
 
 /// A place in the hashing queue, held until the job has run (or been skipped).
@@ -102,7 +107,13 @@ impl Passwords {
             jobs: Arc::new(OnceLock::new()),
             // Each thread's job in hand plus its waiting ones.
             places: Arc::new(Semaphore::new(threads() * (QUEUED_PER_THREAD + 1))),
+            runs: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many hashes and verifications have run since start.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
     /// A place in the queue, or [`PasswordError::Overloaded`] at once when there is none.
@@ -175,12 +186,14 @@ impl Passwords {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let (done, result) = oneshot::channel();
+        let runs = Arc::clone(&self.runs);
         let job: Job = Box::new(move || {
             let _place = place;
             // The request gave up (client gone, deadline passed): nobody wants the answer.
             if done.is_closed() {
                 return;
             }
+            runs.fetch_add(1, Ordering::Relaxed);
             let _ = done.send(work());
         });
         let unavailable = || PasswordError::Hashing("the hashing threads are gone".into());

@@ -33,10 +33,8 @@ impl Attempts {
     /// Counts one more check at `now`, or refuses while locked. Store the result before
     /// verifying anything.
     pub fn reserve(&mut self, now: i64) -> Result<Reservation, Locked> {
-        if let Some(until) = self.locked_until.filter(|until| *until > now) {
-            return Err(Locked {
-                retry_after_secs: u64::try_from(until - now).unwrap_or(1).max(1),
-            });
+        if let Some(locked) = self.lock(now) {
+            return Err(locked);
         }
         let in_window = self
             .since
@@ -56,6 +54,15 @@ impl Attempts {
             locked_until: None,
         };
         Ok(Reservation { last: false })
+    }
+
+    /// The lock in force at `now`, if any; changes nothing.
+    pub fn lock(&self, now: i64) -> Option<Locked> {
+        self.locked_until
+            .filter(|until| *until > now)
+            .map(|until| Locked {
+                retry_after_secs: u64::try_from(until - now).unwrap_or(1).max(1),
+            })
     }
 
     /// After a correct password: the count starts again, but only if it is still what our own

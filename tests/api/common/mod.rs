@@ -22,6 +22,8 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The bearer token every request carries after [`TestApp::signed_in`].
     pub token: Option<String>,
+    /// The app's state, to read what it counts (e.g. password checks run).
+    pub state: handler::state::AppState,
 }
 
 /// A password the policy accepts.
@@ -101,7 +103,8 @@ pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
     .expect("test configuration");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = handler::app(handler::state::AppState::new(&config).expect("app state"));
+    let state = handler::state::AppState::new(&config).expect("app state");
+    let app = handler::app(state.clone());
     tokio::spawn(handler::server::serve(
         listener,
         app,
@@ -115,6 +118,7 @@ pub async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
         client: client(None),
         data_dir,
         token: None,
+        state,
     }
 }
 

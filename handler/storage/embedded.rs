@@ -1,19 +1,15 @@
 //! The embedded backend: SQLite in one file under `DATA_DIR`, with Table storage's semantics
 //! (partition + row keys, ETags, conditional writes, row-key order). rusqlite is synchronous,
 //! so every call runs on the blocking pool; one connection behind a mutex keeps each
-//! conditional write atomic. The mutex is taken before the call goes to the blocking pool, so
-//! callers wait as tasks, not as threads: a burst of requests holds one blocking thread here,
-//! not one each (200 concurrent logins had the handler at 235 threads, each one a stack and,
-//! under glibc, a claim on an arena of its own; now 7).
+//! conditional write atomic.
 
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::Mutex;
 
 use super::{ETag, Entity, EntityStore, IfMatch, Properties, Query, StorageError};
 
@@ -79,13 +75,15 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
-        // The guard moves into the blocking call and is released when it ends, also when the
-        // caller stops waiting. A panic while holding it cannot leave a half-applied statement
-        // behind (SQLite rolls it back), and tokio's mutex is not poisoned by one.
-        let mut guard = Arc::clone(&self.connection).lock_owned().await;
-        tokio::task::spawn_blocking(move || work(&mut guard))
-            .await
-            .map_err(backend)?
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave a half-applied statement behind
+            // (SQLite rolls it back), so a poisoned lock is safe to take over.
+            let mut guard = connection.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(backend)?
     }
 }
 

@@ -328,6 +328,9 @@ def main():
         hello_s, waves, per_wave, login_n, upload_bytes, settle = 5, 2, 1000, 200, 100 * MIB, 5
 
     figures, counts = {}, {}
+    # The loads' sizes, for bench/report.py's labels (smoke mode shrinks them).
+    counts.update(hello_s=hello_s, churn_total=waves * per_wave, churn_at_once=per_wave,
+                  logins=login_n, upload_mb=upload_bytes // MIB)
 
     def report(key, kib, note=""):
         figures[key] = kib
@@ -340,6 +343,7 @@ def main():
         report("idle_rss", idle["VmRSS"],
                f"anonymous {idle['RssAnon'] / 1024:.1f} MB, file-backed (mostly the binary's code) "
                f"{idle['RssFile'] / 1024:.1f} MB")
+        counts.update(idle_anon_kib=idle["RssAnon"], idle_file_kib=idle["RssFile"])
         reset_hwm(h.pid)
         note = hello_load(h.port, hello_s, 64)
         report("hello_hwm", hwm(h.pid), note)

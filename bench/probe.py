@@ -6,6 +6,8 @@
   probe.py get URL                        "STATUS BODY" of one GET
   probe.py cpu PID                        CPU seconds (user + system) used so far by PID and its descendants
   probe.py rss PID                        "VmRSS VmHWM" in KiB, summed over PID and its descendants
+  probe.py resethwm PID                   reset VmHWM to the current VmRSS (/proc/PID/clear_refs), so
+                                          the next `rss` peak is the peak since now
   probe.py coldstart RUNS PATH -- CMD...  exec CMD RUNS times (PORT and FLASK_RUN_PORT set to a free
                                           port; {port} in CMD is replaced too), poll GET PATH until
                                           200, kill it; prints "median_ms min_ms max_ms"
@@ -254,6 +256,10 @@ def main(argv):
                 print(reply.status, reply.read().decode())
         except urllib.error.HTTPError as error:
             print(error.code, error.read().decode())
+        return 0
+    if command == "resethwm":
+        with open(f"/proc/{int(argv[2])}/clear_refs", "w") as f:
+            f.write("5")
         return 0
     if command == "cpu":
         return cpu(int(argv[2]))

@@ -27,6 +27,9 @@ TARGETS = {
     "upload_mb": 64.0,
 }
 
+# Issue 14 ("Bounded resources"), in MB; "after" is over the idle RSS of the same process.
+MEMORY_BUDGETS = {"idle": 10, "hello": 16, "after": 8, "login": 64, "upload": 32}
+
 
 def load(path):
     data = defaultdict(lambda: defaultdict(dict))
@@ -221,6 +224,42 @@ def main():
         w("|---|---:|---:|")
         for server, r in memory.items():
             w(f"| {name(server)} | {mb(r['idle_rss_kib'])} | {mb(r['hello_hwm_kib'])} |")
+        w("")
+
+    budgets = data.get("memory_budget", {}).get("handler")
+    if budgets:
+        w("## Memory budgets (issue 14)\n")
+        w("From [`memory.py`](memory.py), on the release binary, embedded storage unless the row says "
+          "Azurite: a fresh handler for the first five rows, taken in this order in one process, and "
+          "a fresh one per backend for the uploads. A peak is the VmHWM of its phase alone "
+          "(reset through `/proc/PID/clear_refs` when the phase starts); \"after\" is VmRSS 5 s "
+          "after the load ended.\n")
+        w("| figure | measured | budget | |")
+        w("|---|---:|---:|---|")
+        idle = budgets["idle_rss_kib"]
+        n = lambda key: f"{budgets.get(key, 0):,.0f}"
+        rows = [
+            (f"idle RSS after start ({mb(budgets.get('idle_anon_kib', 0))} MB anonymous, "
+             f"{mb(budgets.get('idle_file_kib', 0))} MB file-backed: mostly the binary's code)",
+             idle, MEMORY_BUDGETS["idle"] * 1024, ""),
+            (f"peak RSS, 64-connection hello load ({n('hello_s')} s)", budgets["hello_hwm_kib"],
+             MEMORY_BUDGETS["hello"] * 1024, ""),
+            (f"RSS 5 s after {n('churn_total')} connections were opened ({n('churn_at_once')} at a time) "
+             f"and closed ({n('churn_answered')} answered)",
+             budgets["churn_rss_kib"], idle + MEMORY_BUDGETS["after"] * 1024, "idle + "),
+            (f"peak RSS during {n('logins')} concurrent logins ({n('login_ok')} signed in, "
+             f"{n('login_refused')} refused with 503 by the bounded hashing queue)",
+             budgets["login_hwm_kib"], MEMORY_BUDGETS["login"] * 1024, ""),
+            ("RSS 5 s after those logins end", budgets["login_rss_kib"],
+             idle + MEMORY_BUDGETS["after"] * 1024, "idle + "),
+        ]
+        for backend, label in (("embedded", "embedded"), ("azurite", "Azurite")):
+            if f"upload_{backend}_hwm_kib" in budgets:
+                rows.append((f"peak RSS, {n('upload_mb')} MB upload then download, {label}",
+                             budgets[f"upload_{backend}_hwm_kib"], MEMORY_BUDGETS["upload"] * 1024, ""))
+        for figure, kib, budget_kib, relative in rows:
+            shown = f"≤ {mb(budget_kib)} MB" + (f" ({relative}{MEMORY_BUDGETS['after']} MB)" if relative else "")
+            w(f"| {figure} | {mb(kib)} MB | {shown} | {verdict(kib <= budget_kib)} |")
         w("")
 
     binary = data.get("binary", {})

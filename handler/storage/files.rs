@@ -118,9 +118,12 @@ impl Files {
         let mut body = std::pin::pin!(body);
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
-        let mut block = BytesMut::with_capacity(BLOCK_BYTES);
+        // At most one block in memory: it is filled to exactly BLOCK_BYTES (never grown, so
+        // never reallocated), and the body is not read while it is being stored. The next
+        // block is allocated only once the stored one is gone.
+        let mut block = BytesMut::new();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|error| match error.into() {
+            let mut chunk = chunk.map_err(|error| match error.into() {
                 BodyError::TooLarge => FileError::TooLarge {
                     limit: self.max_bytes,
                 },
@@ -133,11 +136,17 @@ impl Files {
                 });
             }
             hasher.update(&chunk);
-            block.extend_from_slice(&chunk);
-            while block.len() >= BLOCK_BYTES {
-                upload
-                    .put_block(block.split_to(BLOCK_BYTES).freeze())
-                    .await?;
+            while !chunk.is_empty() {
+                if block.capacity() == 0 {
+                    block = BytesMut::with_capacity(BLOCK_BYTES);
+                }
+                let take = chunk.len().min(BLOCK_BYTES - block.len());
+                block.extend_from_slice(&chunk.split_to(take));
+                if block.len() == BLOCK_BYTES {
+                    upload
+                        .put_block(std::mem::take(&mut block).freeze())
+                        .await?;
+                }
             }
         }
         if !block.is_empty() {
